@@ -1,0 +1,313 @@
+"""Tasks and task sets: what each task predicts, how it is judged, and which rows label it.
+
+A :class:`TaskSet` stores every row once (``inputs``) and, per task, a target array and a mask of
+the rows labelled for that task. Both shapes of real multi-task data fit: rows shared by all tasks
+(SARCOS: seven torques from the same inputs) and rows owned by one task each (Landmine: one field a
+task). Splits are drawn per row from a seed, so rows shared between tasks land in the same split
+for every task and no task's test rows are ever used to select a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from .errors import DataError
+
+Kind = Literal["binary", "multiclass", "regression", "custom"]
+KINDS: tuple[str, ...] = ("binary", "multiclass", "regression", "custom")
+
+#: metric name -> True when lower is better
+METRICS: dict[str, bool] = {"auc": False, "accuracy": False, "f1": False, "rmse": True, "r2": False}
+DEFAULT_METRIC: dict[str, str] = {"binary": "auc", "multiclass": "accuracy", "regression": "rmse"}
+ALLOWED_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("auc", "accuracy", "f1"),
+    "multiclass": ("accuracy", "f1"),
+    "regression": ("rmse", "r2"),
+}
+
+TRAIN, VAL, TEST, UNLABELLED = 0, 1, 2, -1
+SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+
+
+def import_object(path: str, what: str = "object") -> Any:
+    """Import ``"package.module:attribute"``; raise a one-line :class:`DataError` when it fails."""
+    if ":" not in path:
+        raise DataError(f"{what} {path!r} must be an import path of the form 'package.module:name'")
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DataError(f"{what} {path!r}: cannot import module {module_name!r} ({exc})") from None
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise DataError(f"{what} {path!r}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Task:
+    """One prediction task: its name, kind, output size and the metric that judges it.
+
+    ``custom`` tasks name their own ``head`` (a factory ``f(in_features) -> nn.Module``), ``loss``
+    (``f(prediction, target) -> per-row loss``) and ``metric`` (``f(y_true, y_pred) -> float``) by
+    import path, so that dense or structured targets can be analysed through the Python API.
+    """
+
+    name: str
+    kind: Kind
+    metric: str = ""
+    n_classes: int = 0
+    head: str | None = None
+    loss: str | None = None
+    lower_is_better: bool | None = None
+    classes: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise DataError(f"task {self.name!r}: unknown kind {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if not self.name or not isinstance(self.name, str):
+            raise DataError("every task needs a non-empty name")
+        if self.kind == "custom":
+            missing = [k for k in ("head", "loss", "metric") if not getattr(self, k)]
+            if missing:
+                raise DataError(f"task {self.name!r}: a custom task needs import paths for {', '.join(missing)}")
+            if self.lower_is_better is None:
+                object.__setattr__(self, "lower_is_better", False)
+            return
+        metric = self.metric or DEFAULT_METRIC[self.kind]
+        if metric not in ALLOWED_METRICS[self.kind]:
+            raise DataError(
+                f"task {self.name!r}: metric {metric!r} does not fit a {self.kind} task; "
+                f"choose one of {', '.join(ALLOWED_METRICS[self.kind])}"
+            )
+        object.__setattr__(self, "metric", metric)
+        object.__setattr__(self, "lower_is_better", METRICS[metric])
+        if self.kind == "binary":
+            object.__setattr__(self, "n_classes", 2)
+        if self.kind == "multiclass" and self.n_classes < 2:
+            raise DataError(f"task {self.name!r}: a multiclass task needs at least 2 classes")
+
+    @property
+    def output_dim(self) -> int:
+        """Width of this task's head output (custom heads report their own)."""
+        if self.kind == "multiclass":
+            return self.n_classes
+        return 1
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"name": self.name, "kind": self.kind, "metric": self.metric,
+             "lower_is_better": bool(self.lower_is_better)}
+        if self.kind == "multiclass":
+            d["n_classes"] = self.n_classes
+        if self.kind == "custom":
+            d.update(head=self.head, loss=self.loss)
+        return d
+
+
+@dataclass
+class TaskSet:
+    """Inputs once, and per task: a target array and a boolean mask of labelled rows.
+
+    ``inputs`` has shape ``(n_rows, *input_shape)``. ``targets[name]`` has ``n_rows`` rows (class
+    indices for classification, standardisation is left to the trainer); rows where
+    ``masks[name]`` is False carry no label for that task and never count for it.
+    """
+
+    inputs: np.ndarray
+    tasks: list[Task]
+    targets: dict[str, np.ndarray]
+    masks: dict[str, np.ndarray]
+    name: str = "taskset"
+    feature_names: list[str] = field(default_factory=list)
+    splits: dict[str, np.ndarray] = field(default_factory=dict)
+    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float32)
+        n = len(self.inputs)
+        names = [t.name for t in self.tasks]
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise DataError(f"duplicate task name {name!r}")
+            seen.add(name)
+        if not self.tasks:
+            raise DataError("the task set has no tasks")
+        for t in self.tasks:
+            if t.name not in self.targets:
+                raise DataError(f"task {t.name!r} has no target array")
+            y = np.asarray(self.targets[t.name])
+            if len(y) != n:
+                raise DataError(f"task {t.name!r}: {len(y)} target rows for {n} input rows")
+            m = self.masks.get(t.name)
+            if m is None:
+                m = _labelled(y)
+            m = np.asarray(m, dtype=bool)
+            if len(m) != n:
+                raise DataError(f"task {t.name!r}: mask has {len(m)} rows for {n} input rows")
+            self.masks[t.name] = m
+            self.targets[t.name] = y
+        if not np.all(np.isfinite(self.inputs)):
+            bad = np.argwhere(~np.isfinite(self.inputs.reshape(n, -1)))[0]
+            col = self.feature_names[bad[1]] if len(self.feature_names) > bad[1] else f"#{bad[1]}"
+            raise DataError(f"feature {col}: NaN or infinite value in row {bad[0]}")
+        if not self.splits:
+            self.splits = make_splits(self.masks, self.split_fractions, self.split_seed, names)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.inputs.shape[1:])
+
+    def task(self, name: str) -> Task:
+        for t in self.tasks:
+            if t.name == name:
+                return t
+        raise DataError(f"unknown task {name!r}; known tasks: {', '.join(self.task_names)}")
+
+    def rows(self, name: str, split: int) -> np.ndarray:
+        """Row indices labelled for task ``name`` in ``split`` (TRAIN, VAL or TEST)."""
+        return np.flatnonzero(self.splits[name] == split)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Labelled rows per task and split, e.g. ``{"a": {"train": 60, "val": 20, "test": 20}}``."""
+        return {n: {s: int(np.sum(self.splits[n] == k)) for k, s in SPLIT_NAMES.items()} for n in self.task_names}
+
+    def subset(self, names: list[str]) -> "TaskSet":
+        """The same rows and splits restricted to the named tasks, in the given order."""
+        tasks = [self.task(n) for n in names]
+        return TaskSet(self.inputs, tasks, {n: self.targets[n] for n in names}, {n: self.masks[n] for n in names},
+                       name=self.name, feature_names=self.feature_names,
+                       splits={n: self.splits[n] for n in names}, split_fractions=self.split_fractions,
+                       split_seed=self.split_seed)
+
+    def fingerprint(self) -> str:
+        """Content hash of inputs, targets, masks and splits: the data part of every store key."""
+        h = hashlib.sha256()
+        h.update(str(self.inputs.shape).encode())
+        h.update(self.inputs.tobytes())
+        for t in self.tasks:
+            h.update(repr(sorted(t.to_dict().items())).encode())
+            h.update(np.ascontiguousarray(np.nan_to_num(np.asarray(self.targets[t.name], dtype=np.float64))).tobytes())
+            h.update(self.masks[t.name].tobytes())
+            h.update(self.splits[t.name].astype(np.int8).tobytes())
+        return h.hexdigest()[:16]
+
+    def validate(self) -> None:
+        """Check that every task can be trained and judged; raise one clear line otherwise."""
+        frac = self.split_fractions
+        for t in self.tasks:
+            m = self.masks[t.name]
+            y = np.asarray(self.targets[t.name])
+            n = int(m.sum())
+            if n == 0:
+                raise DataError(f"task {t.name!r}: no labelled rows (the target is empty everywhere)")
+            counts = self.counts()[t.name]
+            if min(counts.values()) < 2:
+                raise DataError(
+                    f"task {t.name!r}: {n} labelled rows are too few for train/validation/test splits of "
+                    f"{frac[0]:.0%}/{frac[1]:.0%}/{frac[2]:.0%} (each split needs at least 2 rows)"
+                )
+            if t.kind == "custom":
+                continue
+            yl = y[m].astype(np.float64)
+            if t.kind in ("binary", "multiclass"):
+                classes = np.unique(yl)
+                if len(classes) < 2:
+                    raise DataError(f"task {t.name!r}: only one class ({_fmt_class(t, classes[0])}) among labelled rows")
+                if t.kind == "binary":
+                    tr = yl[self.splits[t.name][m] == TRAIN]
+                    if len(np.unique(tr)) < 2:
+                        raise DataError(f"task {t.name!r}: the training split holds one class only; add rows or change the seed")
+            else:
+                if np.nanstd(yl) == 0:
+                    raise DataError(f"task {t.name!r}: the regression target is constant ({yl[0]:g})")
+
+
+def _fmt_class(task: Task, value: float) -> str:
+    if task.classes:
+        return repr(task.classes[int(value)])
+    return f"{value:g}"
+
+
+def _labelled(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.dtype.kind in "fc":
+        flat = y.reshape(len(y), -1)
+        return ~np.any(np.isnan(flat), axis=1)
+    return np.ones(len(y), dtype=bool)
+
+
+def make_splits(masks: dict[str, np.ndarray], fractions: tuple[float, float, float], seed: int,
+                names: list[str]) -> dict[str, np.ndarray]:
+    """Per task, TRAIN/VAL/TEST (or UNLABELLED) for every row, deterministic in ``seed``.
+
+    Each row draws one uniform key from the seed; within a task, labelled rows are ranked by key and
+    cut at the fractions. Rows shared by several tasks therefore fall in the same split for all of
+    them, and each task still gets exactly its share of its own rows.
+    """
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+        raise DataError(f"split fractions {fractions} must be three non-negative numbers that add up to 1")
+    n = len(next(iter(masks.values())))
+    keys = np.random.default_rng(seed).random(n)
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        m = masks[name]
+        idx = np.flatnonzero(m)
+        order = idx[np.argsort(keys[idx], kind="stable")]
+        k = len(order)
+        n_train = int(round(fractions[0] * k))
+        n_val = int(round(fractions[1] * k))
+        s = np.full(n, UNLABELLED, dtype=np.int8)
+        s[order[:n_train]] = TRAIN
+        s[order[n_train:n_train + n_val]] = VAL
+        s[order[n_train + n_val:]] = TEST
+        out[name] = s
+    return out
+
+
+def infer_kind(values: np.ndarray, max_classes: int = 20) -> Kind:
+    """Two distinct values: binary; few integers: multiclass; anything else: regression."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    distinct = np.unique(v)
+    if len(distinct) <= 2:
+        return "binary"
+    if len(distinct) <= max_classes and np.all(distinct == np.round(distinct)):
+        return "multiclass"
+    return "regression"
+
+
+def encode_classes(values: np.ndarray, kind: str) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Map class labels to 0..K-1 (NaN stays NaN); return the codes and the original labels."""
+    v = np.asarray(values)
+    if kind not in ("binary", "multiclass"):
+        return v.astype(np.float64), ()
+    if v.dtype.kind in "fc":
+        labelled = ~np.isnan(v.astype(np.float64))
+    else:
+        labelled = np.array([x is not None and x == x and x != "" for x in v], dtype=bool)
+    classes = sorted(set(v[labelled].tolist()), key=lambda x: (str(type(x)), x))
+    lookup = {c: i for i, c in enumerate(classes)}
+    codes = np.full(len(v), np.nan)
+    codes[labelled] = [lookup[x] for x in v[labelled].tolist()]
+    return codes, tuple(classes)
+
+
+MetricFn = Callable[[np.ndarray, np.ndarray], float]
