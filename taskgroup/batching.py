@@ -1,0 +1,162 @@
+"""Tensors of a task group and the batches drawn from them.
+
+A batch is a set of row indices plus a ``(rows, tasks)`` weight matrix: the loss of task t is the
+weighted sum of its per-row losses, so a row that is not labelled for t (or not drawn for t) weighs
+nothing. One representation serves rows shared by all tasks and rows owned by one task each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .objectives import metric_value, predictions, row_loss
+from .tasks import TEST, TRAIN, VAL, Task, TaskSet
+
+SAMPLINGS = ("proportional", "uniform", "temperature")
+SCHEDULES = ("all", "round_robin")
+
+
+class TaskData:
+    """Inputs and standardised targets of a group of tasks as tensors, with per-split row indices."""
+
+    def __init__(self, taskset: TaskSet, names: list[str] | None = None) -> None:
+        names = list(names or taskset.task_names)
+        self.tasks: list[Task] = [taskset.task(n) for n in names]
+        self.names = names
+        self.X = torch.from_numpy(taskset.inputs)
+        self.targets: list[torch.Tensor] = []
+        self.raw_targets: list[np.ndarray] = []
+        self.mean: list[float] = []
+        self.std: list[float] = []
+        self.rows: dict[int, list[torch.Tensor]] = {TRAIN: [], VAL: [], TEST: []}
+        for t in self.tasks:
+            split = taskset.splits[t.name]
+            y = np.asarray(taskset.targets[t.name])
+            for s in self.rows:
+                self.rows[s].append(torch.from_numpy(np.flatnonzero(split == s)))
+            mean, std = 0.0, 1.0
+            if t.kind == "regression":
+                tr = y[split == TRAIN].astype(np.float64)
+                mean, std = float(tr.mean()), float(tr.std()) or 1.0
+            yf = y.astype(np.float64) if t.kind != "custom" else y
+            self.raw_targets.append(yf)
+            z = (yf - mean) / std if t.kind == "regression" else yf
+            z = np.where(np.isnan(z), 0.0, z) if np.asarray(z).dtype.kind == "f" else z
+            self.targets.append(torch.as_tensor(np.asarray(z), dtype=torch.float32))
+            self.mean.append(mean)
+            self.std.append(std)
+        train_sets = [r.numpy() for r in self.rows[TRAIN]]
+        self.shared = all(len(a) == len(train_sets[0]) and np.array_equal(a, train_sets[0]) for a in train_sets)
+        self.n_train = [len(r) for r in self.rows[TRAIN]]
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.tasks)
+
+    def target_batch(self, rows: torch.Tensor) -> list[torch.Tensor]:
+        return [y[rows] for y in self.targets]
+
+    def row_losses(self, outputs: list[torch.Tensor], targets: list[torch.Tensor]) -> torch.Tensor:
+        """Per-row loss of every task, shape ``(..., rows, tasks)``."""
+        return torch.stack([row_loss(t, o, y) for t, o, y in zip(self.tasks, outputs, targets)], dim=-1)
+
+
+@dataclass
+class Batch:
+    rows: torch.Tensor      # (B,) long
+    weights: torch.Tensor   # (B, T): task t's loss = sum_b weights[b, t] * loss[b, t]
+
+
+def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: float) -> list[int]:
+    """Rows of each task in one batch: proportional to size, uniform, or size^(1/temperature).
+
+    Largest-remainder rounding, so the counts always add up to ``batch_size`` and every task gets
+    at least one row when the batch is large enough.
+    """
+    n = np.asarray(sizes, dtype=np.float64)
+    if sampling == "proportional":
+        p = n
+    elif sampling == "uniform":
+        p = np.ones_like(n)
+    elif sampling == "temperature":
+        p = n ** (1.0 / temperature)
+    else:
+        raise ValueError(f"unknown sampling {sampling!r}; choose one of {', '.join(SAMPLINGS)}")
+    p = p / p.sum()
+    k = len(sizes)
+    floor_each = 1 if batch_size >= k else 0
+    rest = batch_size - floor_each * k
+    raw = p * rest
+    counts = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[: rest - counts.sum()]] += 1
+    return (counts + floor_each).tolist()
+
+
+class Batcher:
+    """Draws training batches for a task group from its own seeded generator."""
+
+    def __init__(self, data: TaskData, batch_size: int, sampling: str = "proportional", temperature: float = 2.0,
+                 schedule: str = "all", seed: int = 0, active: list[int] | None = None) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        self.data = data
+        self.batch_size = batch_size
+        self.schedule = schedule
+        self.active = list(range(data.n_tasks)) if active is None else list(active)
+        self.gen = torch.Generator().manual_seed(int(seed))
+        train = [data.rows[TRAIN][i] for i in self.active]
+        self.shared = all(len(r) == len(train[0]) and torch.equal(r, train[0]) for r in train)
+        self.counts = allocation([len(r) for r in train], batch_size, sampling, temperature)
+
+    def _draw(self, rows: torch.Tensor, k: int) -> torch.Tensor:
+        return rows[torch.randint(len(rows), (k,), generator=self.gen)]
+
+    def next(self, step: int) -> Batch:
+        T, B = self.data.n_tasks, self.batch_size
+        weights = torch.zeros(B, T)
+        train = self.data.rows[TRAIN]
+        if self.schedule == "round_robin":
+            t = self.active[step % len(self.active)]
+            rows = self._draw(train[t], B)
+            weights[:, t] = 1.0 / B
+            return Batch(rows, weights)
+        if self.shared:
+            rows = self._draw(train[self.active[0]], B)
+            weights[:, self.active] = 1.0 / B
+            return Batch(rows, weights)
+        parts, start = [], 0
+        for t, k in zip(self.active, self.counts):
+            parts.append(self._draw(train[t], k))
+            if k:
+                weights[start:start + k, t] = 1.0 / k
+            start += k
+        return Batch(torch.cat(parts), weights)
+
+
+def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = None) -> dict[str, dict[str, float]]:
+    """Mean loss and metric of each task on ``split``, from ``outputs_fn(X) -> list of outputs``.
+
+    Regression predictions are mapped back to the original target scale before the metric, so an
+    RMSE is in the units of the data.
+    """
+    idx = list(range(data.n_tasks)) if tasks is None else tasks
+    rows = torch.unique(torch.cat([data.rows[split][i] for i in idx]))
+    position = torch.full((len(data.X),), -1, dtype=torch.long)
+    position[rows] = torch.arange(len(rows))
+    with torch.no_grad():
+        outputs = outputs_fn(data.X[rows])
+    result: dict[str, dict[str, float]] = {}
+    for i in idx:
+        task = data.tasks[i]
+        r = data.rows[split][i]
+        out = outputs[i][position[r]]
+        loss = float(row_loss(task, out, data.targets[i][r]).mean())
+        score = predictions(task, out)
+        if task.kind == "regression":
+            score = score * data.std[i] + data.mean[i]
+        result[task.name] = {"loss": loss, "metric": metric_value(task, data.raw_targets[i][r.numpy()], score)}
+    return result

@@ -1,0 +1,136 @@
+"""The trainer: masked per-task losses, loss weighting, sampling, scheduling, early stopping.
+
+``train_network`` trains one network (hard or soft sharing) on a group of tasks and returns a
+:class:`TrainResult`, a JSON-able record of per-task validation and test metrics at the checkpoint
+chosen on validation data alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .batching import Batcher, TaskData, evaluate
+from .config import ModelConfig, TrainConfig
+from .errors import TrainingError
+from .models import HardSharedMTL, SoftSharedMTL, count_parameters, make_encoder, multiply_adds
+from .tasks import TEST, VAL, TaskSet
+from .weighting import make_weighting
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    """What one training produced, in JSON-able form (the state dict travels separately)."""
+
+    tasks: list[str]
+    val: dict[str, float]
+    test: dict[str, float]
+    val_loss: dict[str, float]
+    steps: int
+    best_step: int
+    seconds: float
+    params: int
+    macs: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_model(taskset: TaskSet, names: list[str], model_cfg: ModelConfig, width: float = 1.0,
+                sharing: str = "hard", soft_penalty: float = 1e-2, seed: int = 0) -> torch.nn.Module:
+    """A freshly initialised network for ``names``; initialisation depends on ``seed`` only."""
+    torch.manual_seed(seed)
+    tasks = [taskset.task(n) for n in names]
+
+    def make() -> torch.nn.Module:
+        return make_encoder(model_cfg.encoder, taskset.input_shape, model_cfg.hidden, width * model_cfg.width,
+                            model_cfg.dropout)
+
+    if sharing == "soft":
+        return SoftSharedMTL(make, tasks, soft_penalty)
+    return HardSharedMTL(make(), tasks)
+
+
+def check_finite(losses: torch.Tensor, names: list[str], step: int) -> None:
+    """Raise a one-line error naming the task whose loss turned NaN or infinite."""
+    bad = ~torch.isfinite(losses)
+    if bool(bad.any()):
+        i = int(torch.nonzero(bad)[0])
+        raise TrainingError(f"task {names[i]!r}: loss became {float(losses[i])} at step {step}; "
+                            f"lower train.lr or check the task's targets")
+
+
+def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, model_cfg: ModelConfig,
+                  seed: int = 0, width: float = 1.0, sharing: str = "hard", weighting: str | None = None,
+                  progress: Progress | None = None, data: TaskData | None = None) -> tuple[TrainResult, dict]:
+    """Train one network on the tasks ``names``; return its record and its best state dict.
+
+    The checkpoint kept is the one with the lowest mean validation loss, each task's loss divided by
+    its value at the start so that tasks of different scales count alike. Test metrics are computed
+    once, on that checkpoint, and never influence any choice.
+    """
+    start = time.perf_counter()
+    data = data or TaskData(taskset, names)
+    model = build_model(taskset, names, model_cfg, width, sharing, train_cfg.soft_sharing_penalty, seed)
+    wname = weighting or train_cfg.weighting
+    scheme = make_weighting(wname, len(names), model.last_shared_parameters(), window=train_cfg.eval_every)
+    params = list(model.parameters()) + list(scheme.parameters())
+    opt = torch.optim.Adam(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    batcher = Batcher(data, train_cfg.batch_size, train_cfg.sampling, train_cfg.temperature, train_cfg.schedule,
+                      seed=seed + 7919)
+
+    def outputs(x: torch.Tensor) -> list[torch.Tensor]:
+        return model(x)
+
+    model.eval()
+    initial = evaluate(outputs, data, VAL)
+    base = np.array([max(initial[n]["loss"], 1e-8) for n in names])
+    best_score, best_step, best_state, bad_evals = np.inf, 0, copy.deepcopy(model.state_dict()), 0
+    history: list[dict[str, Any]] = []
+    step = 0
+    for step in range(1, train_cfg.steps + 1):
+        model.train()
+        batch = batcher.next(step - 1)
+        out = model(data.X[batch.rows])
+        per_row = data.row_losses(out, data.target_batch(batch.rows))
+        losses = (per_row * batch.weights).sum(0)
+        check_finite(losses, names, step)
+        total = scheme.combine(losses, step) + model.penalty()
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        if step % train_cfg.eval_every == 0 or step == train_cfg.steps:
+            model.eval()
+            ev = evaluate(outputs, data, VAL)
+            rel = float(np.mean([ev[n]["loss"] / b for n, b in zip(names, base)]))
+            history.append({"step": step, "train_loss": losses.detach().tolist(), "val_rel_loss": rel,
+                            "val": {n: ev[n]["metric"] for n in names}})
+            if rel < best_score - 1e-6:
+                best_score, best_step, bad_evals = rel, step, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_evals += 1
+            if progress:
+                progress(step, train_cfg.steps, {"val_rel_loss": rel})
+            if bad_evals >= train_cfg.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    val = evaluate(outputs, data, VAL)
+    test = evaluate(outputs, data, TEST)
+    result = TrainResult(
+        tasks=list(names), val={n: val[n]["metric"] for n in names}, test={n: test[n]["metric"] for n in names},
+        val_loss={n: val[n]["loss"] for n in names}, steps=step, best_step=best_step,
+        seconds=time.perf_counter() - start, params=count_parameters(model),
+        macs=multiply_adds(model, taskset.input_shape), history=history, weights=scheme.weights(),
+    )
+    return result, best_state
