@@ -81,7 +81,9 @@ class AnalyzeConfig:
     batch_size: int = 64
     lr: float = 3e-3
     every: int = 10
-    window: int = 10
+    window: int = 1
+    phase: float = 1.0
+    lookahead_lr: float = 0.05
     chunk_size: int = 0
     probe_steps: int = 300
     probe_width: float = 0.5
@@ -192,7 +194,7 @@ def _check_values(cfg: Config) -> None:
         "train.steps": cfg.train.steps, "train.batch_size": cfg.train.batch_size, "train.lr": cfg.train.lr,
         "train.eval_every": cfg.train.eval_every, "train.patience": cfg.train.patience,
         "analyze.steps": cfg.analyze.steps, "analyze.batch_size": cfg.analyze.batch_size, "analyze.lr": cfg.analyze.lr,
-        "analyze.every": cfg.analyze.every, "analyze.window": cfg.analyze.window, "analyze.probe_steps": cfg.analyze.probe_steps,
+        "analyze.every": cfg.analyze.every, "analyze.phase": cfg.analyze.phase, "analyze.window": cfg.analyze.window, "analyze.probe_steps": cfg.analyze.probe_steps,
         "analyze.probe_width": cfg.analyze.probe_width, "analyze.probe_seeds": cfg.analyze.probe_seeds,
         "analyze.probe_eval_every": cfg.analyze.probe_eval_every, "model.width": cfg.model.width,
         "compare.seeds": cfg.compare.seeds, "train.temperature": cfg.train.temperature,

@@ -100,8 +100,18 @@ def make_encoder(spec: str, input_shape: tuple[int, ...], hidden: Sequence[int],
     return enc
 
 
-def make_head(task: Task, in_features: int) -> nn.Module:
-    """A linear head for built-in kinds; a custom task's own head factory otherwise."""
+def make_head(task: Task, in_features: int, init_seed: int | None = None) -> nn.Module:
+    """A linear head for built-in kinds; a custom task's own head factory otherwise.
+
+    With ``init_seed`` every head of the same shape starts from the same weights. The gradient a
+    task sends into the shared encoder passes through its head, so heads that start alike make
+    the gradients of related tasks alike from the first step, instead of scrambling them with
+    each head's own random start.
+    """
+    if init_seed is not None:
+        with torch.random.fork_rng():
+            torch.manual_seed(init_seed)
+            return make_head(task, in_features)
     if task.kind == "custom":
         factory = import_object(task.head or "", f"task {task.name!r} head")
         return factory(in_features)
@@ -115,7 +125,8 @@ class HardSharedMTL(nn.Module):
         super().__init__()
         self.encoder = encoder
         self.task_names = [t.name for t in tasks]
-        self.heads = nn.ModuleList(make_head(t, encoder.out_features) for t in tasks)
+        seed = int(torch.randint(0, 2**31 - 1, (1,)))
+        self.heads = nn.ModuleList(make_head(t, encoder.out_features, seed) for t in tasks)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x)
@@ -150,7 +161,8 @@ class SoftSharedMTL(nn.Module):
         self.task_names = [t.name for t in tasks]
         self.encoders = nn.ModuleList(make() for _ in tasks)
         out = self.encoders[0].out_features
-        self.heads = nn.ModuleList(make_head(t, out) for t in tasks)
+        seed = int(torch.randint(0, 2**31 - 1, (1,)))
+        self.heads = nn.ModuleList(make_head(t, out, seed) for t in tasks)
         self.strength = strength
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
