@@ -89,6 +89,7 @@ class AnalyzeConfig:
     probe_width: float = 0.5
     probe_seeds: int = 2
     probe_eval_every: int = 25
+    probe_patience: int = 6
     exhaustive: bool = False
 
 
@@ -196,7 +197,7 @@ def _check_values(cfg: Config) -> None:
         "analyze.steps": cfg.analyze.steps, "analyze.batch_size": cfg.analyze.batch_size, "analyze.lr": cfg.analyze.lr,
         "analyze.every": cfg.analyze.every, "analyze.phase": cfg.analyze.phase, "analyze.window": cfg.analyze.window, "analyze.probe_steps": cfg.analyze.probe_steps,
         "analyze.probe_width": cfg.analyze.probe_width, "analyze.probe_seeds": cfg.analyze.probe_seeds,
-        "analyze.probe_eval_every": cfg.analyze.probe_eval_every, "model.width": cfg.model.width,
+        "analyze.probe_eval_every": cfg.analyze.probe_eval_every, "analyze.probe_patience": cfg.analyze.probe_patience, "model.width": cfg.model.width,
         "compare.seeds": cfg.compare.seeds, "train.temperature": cfg.train.temperature,
     }
     for key, value in positive.items():

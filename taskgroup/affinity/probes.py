@@ -1,0 +1,216 @@
+"""Probe trainings: many small networks, one per (task subset, seed), trained at once.
+
+All probes share one architecture (the encoder at ``probe_width`` and a head for every task; a probe
+only trains the heads of its own tasks), so their parameters stack along a leading model dimension
+and one vmapped forward and backward trains them all (``torch.func.stack_module_state`` and
+``functional_call``). Adam is elementwise, so one optimizer over the stacked tensors is exactly one
+optimizer per probe. The one-at-a-time path runs the same code with one probe per stack, which is
+also the fallback for user encoders that cannot be vmapped. Both give the same numbers.
+
+Each probe reports, at its best validation checkpoint, every task's validation metric, and (for two
+or more tasks) the gradient cosine between its tasks measured during its own training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from ..batching import Batcher, TaskData
+from ..config import AnalyzeConfig, ModelConfig
+from ..objectives import metric_value, predictions, row_loss
+from ..tasks import TRAIN, VAL, TaskSet
+from ..train import build_model
+from .pergrad import cosine_matrix
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """A probe: the tasks it trains on and its seed (the seed fixes its initialisation and batches)."""
+
+    tasks: tuple[str, ...]
+    seed: int
+
+
+class _Heads(nn.Module):
+    def __init__(self, heads: nn.ModuleList) -> None:
+        super().__init__()
+        self.heads = heads
+
+    def forward(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return [h(z) for h in self.heads]
+
+
+class _Stack:
+    """M probes' parameters stacked along dim 0, with vmapped encode/decode."""
+
+    def __init__(self, models: list[nn.Module], use_vmap: bool) -> None:
+        self.encoder = models[0].encoder
+        self.heads = _Heads(models[0].heads)
+        enc_params, self.enc_buffers = stack_module_state([m.encoder for m in models])
+        head_params, _ = stack_module_state([_Heads(m.heads) for m in models])
+        self.enc = {k: v.detach().requires_grad_() for k, v in enc_params.items()}
+        self.head = {k: v.detach().requires_grad_() for k, v in head_params.items()}
+        self.M = len(models)
+        self.use_vmap = use_vmap and self.M > 1
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.enc.values()) + list(self.head.values())
+
+    def encode(self, x: torch.Tensor, shared_input: bool = False) -> torch.Tensor:
+        """``x``: (M, B, ...) or, with ``shared_input``, (B, ...) fed to every probe; returns (M, B, h)."""
+        if not self.use_vmap:
+            p = {k: v[0] for k, v in self.enc.items()}
+            b = {k: v[0] for k, v in self.enc_buffers.items()}
+            return functional_call(self.encoder, (p, b), (x if shared_input else x[0],)).unsqueeze(0)
+        dims = (0, 0, None if shared_input else 0)
+        return vmap(lambda p, b, xx: functional_call(self.encoder, (p, b), (xx,)), in_dims=dims)(
+            self.enc, self.enc_buffers, x)
+
+    def decode(self, z: torch.Tensor) -> list[torch.Tensor]:
+        if not self.use_vmap:
+            p = {k: v[0] for k, v in self.head.items()}
+            return [o.unsqueeze(0) for o in functional_call(self.heads, p, (z[0],))]
+        return vmap(lambda p, zz: functional_call(self.heads, p, (zz,)))(self.head, z)
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in {**self.enc, **self.head}.items()}
+
+
+def _vmap_works(stack: _Stack, x: torch.Tensor) -> bool:
+    try:
+        stack.decode(stack.encode(x[: stack.M]))
+        return True
+    except Exception:  # user encoders with in-place buffer updates or data-dependent control flow
+        return False
+
+
+def train_probes(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, model_cfg: ModelConfig,
+                 batched: bool = True, progress: Progress | None = None, data: TaskData | None = None,
+                 max_stack: int = 0) -> list[dict[str, Any]]:
+    """Train every probe in ``specs``; return one JSON-able record per probe, in order.
+
+    ``batched`` stacks up to ``max_stack`` probes (0: all) into one vmapped network; otherwise each
+    probe trains alone. Records hold ``tasks``, ``seed``, ``val`` (metric per task), ``val_loss``,
+    ``best_step``, ``cosine`` (matrix over the probe's tasks) and ``seconds``.
+    """
+    data = data or TaskData(taskset)
+    size = (max_stack or len(specs)) if batched else 1
+    out: list[dict[str, Any]] = []
+    done = 0
+    for s in range(0, len(specs), size):
+        chunk = specs[s:s + size]
+        out.extend(_train_stack(taskset, chunk, cfg, model_cfg, data, batched))
+        done += len(chunk)
+        if progress:
+            progress(done, len(specs), {})
+    return out
+
+
+def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, model_cfg: ModelConfig,
+                 data: TaskData, batched: bool) -> list[dict[str, Any]]:
+    start = time.perf_counter()
+    names = data.names
+    index = {n: i for i, n in enumerate(names)}
+    active = [[index[t] for t in sp.tasks] for sp in specs]
+    models = [build_model(taskset, names, model_cfg, width=cfg.probe_width, seed=sp.seed) for sp in specs]
+    stack = _Stack(models, use_vmap=batched)
+    if stack.use_vmap and not _vmap_works(stack, data.X[: len(specs)].unsqueeze(1)):
+        return [r for sp in specs for r in _train_stack(taskset, [sp], cfg, model_cfg, data, False)]
+    M, T = len(specs), len(names)
+    batchers = [Batcher(data, cfg.batch_size, seed=sp.seed * 7919 + 17, active=a) for sp, a in zip(specs, active)]
+    mask = torch.zeros(M, T)
+    for m, a in enumerate(active):
+        mask[m, a] = 1.0
+    opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
+
+    val_rows = torch.unique(torch.cat([data.rows[VAL][i] for i in range(T)]))
+    pos = torch.full((len(data.X),), -1, dtype=torch.long)
+    pos[val_rows] = torch.arange(len(val_rows))
+    x_val = data.X[val_rows]
+
+    def val_losses() -> torch.Tensor:
+        with torch.no_grad():
+            outs = stack.decode(stack.encode(x_val, shared_input=True))
+        cols = []
+        for t in range(T):
+            r = data.rows[VAL][t]
+            cols.append(row_loss(data.tasks[t], outs[t][:, pos[r]], data.targets[t][r].expand(M, -1)).mean(1))
+        return torch.stack(cols, dim=1)  # (M, T)
+
+    base = val_losses().clamp_min(1e-8)
+    best = torch.full((M,), float("inf"))
+    best_step = torch.zeros(M, dtype=torch.long)
+    bad = torch.zeros(M, dtype=torch.long)
+    frozen = torch.zeros(M, dtype=torch.bool)
+    best_params = stack.snapshot()
+    cos_sum = torch.zeros(M, T, T)
+    cos_n = 0
+    multi = [m for m in range(M) if len(active[m]) > 1]
+    shared_keys = list(stack.enc)
+    for step in range(1, cfg.probe_steps + 1):
+        batches = [b.next(step - 1) for b in batchers]
+        rows = torch.stack([b.rows for b in batches])
+        weights = torch.stack([b.weights for b in batches])
+        z = stack.encode(data.X[rows])
+        outs = stack.decode(z)
+        targets = [y[rows] for y in data.targets]
+        losses = (data.row_losses(outs, targets) * weights).sum(1)  # (M, T)
+        total = losses.sum()
+        measure = multi and (step - 1) % cfg.every == 0
+        if measure:
+            # per-task gradients of every probe's shared encoder, in one batched pass through z
+            eye = torch.eye(T)
+            (dz,) = torch.autograd.grad(losses.sum(0), z, grad_outputs=eye, is_grads_batched=True, retain_graph=True)
+            g = torch.autograd.grad(z, [stack.enc[k] for k in shared_keys], grad_outputs=dz,
+                                    is_grads_batched=True, retain_graph=True)
+            flat = torch.cat([x.reshape(T, M, -1) for x in g], dim=2)  # (T, M, P)
+            for m in multi:
+                cos_sum[m] += cosine_matrix(flat[:, m])
+            cos_n += 1
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        if step % cfg.probe_eval_every == 0 or step == cfg.probe_steps:
+            rel = ((val_losses() / base) * mask).sum(1) / mask.sum(1)
+            improved = (rel < best - 1e-6) & ~frozen
+            bad = torch.where(improved, torch.zeros_like(bad), bad + (~frozen).long())
+            best = torch.where(improved, rel, best)
+            best_step = torch.where(improved, torch.full_like(best_step, step), best_step)
+            if bool(improved.any()):
+                current = stack.snapshot()
+                for k in best_params:
+                    sel = improved.view(-1, *([1] * (current[k].dim() - 1)))
+                    best_params[k] = torch.where(sel, current[k], best_params[k])
+            frozen |= bad >= cfg.probe_patience
+            if bool(frozen.all()):
+                break
+    with torch.no_grad():
+        for k, v in best_params.items():
+            (stack.enc if k in stack.enc else stack.head)[k].copy_(v)
+        outs = stack.decode(stack.encode(x_val, shared_input=True))
+    seconds = time.perf_counter() - start
+    records = []
+    for m, sp in enumerate(specs):
+        val, vloss = {}, {}
+        for t in active[m]:
+            r = data.rows[VAL][t]
+            o = outs[t][m, pos[r]]
+            task = data.tasks[t]
+            score = predictions(task, o)
+            if task.kind == "regression":
+                score = score * data.std[t] + data.mean[t]
+            val[names[t]] = metric_value(task, data.raw_targets[t][r.numpy()], score)
+            vloss[names[t]] = float(row_loss(task, o, data.targets[t][r]).mean())
+        cos = (cos_sum[m] / max(cos_n, 1))[np.ix_(active[m], active[m])] if m in multi else torch.ones(1, 1)
+        records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_loss": vloss,
+                        "best_step": int(best_step[m]), "cosine": cos.tolist(), "seconds": seconds / M})
+    return records
