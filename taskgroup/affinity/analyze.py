@@ -1,0 +1,201 @@
+"""The analyze step: run the chosen measures as resumable units and assemble ``affinity.json``.
+
+Units: one joint measurement run (gradient cosine and lookahead), and probe trainings in chunks
+(transfer gains and probe cosine). Each unit is keyed by a content hash of the data fingerprint,
+the tasks, the settings it depends on and its seed, and is committed to the run store as soon as it
+finishes, so a rerun reuses every finished unit.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict
+from typing import Any, Callable
+
+import numpy as np
+
+from ..config import AnalyzeConfig, Config, ModelConfig
+from ..executors import Unit, run_units
+from ..hashing import content_hash
+from ..store import RunStore
+from ..tasks import TaskSet
+from .matrix import AffinityMatrix, agreement
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+MEASURES = ("gradient_cosine", "lookahead", "transfer")
+JOINT_SETTINGS = ("steps", "batch_size", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
+PROBE_SETTINGS = ("batch_size", "lr", "every", "probe_steps", "probe_width", "probe_eval_every", "probe_patience")
+MAX_EXHAUSTIVE = 10
+
+
+def joint_unit(args: dict[str, Any]) -> dict[str, Any]:
+    """Unit function: one joint measurement run."""
+    from .joint import joint_run
+
+    return joint_run(args["taskset"], args["names"], AnalyzeConfig(**args["analyze"]), ModelConfig(**args["model"]),
+                     seed=args["seed"], measures=tuple(args["measures"]))
+
+
+def probe_unit(args: dict[str, Any]) -> dict[str, Any]:
+    """Unit function: a chunk of probes trained together."""
+    from .probes import ProbeSpec, train_probes
+
+    specs = [ProbeSpec(tuple(t), s) for t, s in args["specs"]]
+    records = train_probes(args["taskset"], specs, AnalyzeConfig(**args["analyze"]), ModelConfig(**args["model"]),
+                           batched=args.get("batched", True))
+    return {"records": records}
+
+
+def probe_specs(names: list[str], seeds: int, base_seed: int, exhaustive: bool) -> list[tuple[tuple[str, ...], int]]:
+    """Singles and pairs (or every non-empty subset when exhaustive) for each seed."""
+    if exhaustive:
+        subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
+    else:
+        subsets = [(n,) for n in names] + list(itertools.combinations(names, 2))
+    return [(s, base_seed + k) for k in range(seeds) for s in subsets]
+
+
+def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: bool = False,
+               batched: bool = True, chunk: int = 64) -> list[Unit]:
+    """The units an analysis needs, each keyed by what its result depends on."""
+    names = taskset.task_names
+    fp = taskset.fingerprint()
+    a = asdict(cfg.analyze)
+    model = asdict(cfg.model)
+    units: list[Unit] = []
+    joint_measures = [m for m in measures if m in ("gradient_cosine", "lookahead")]
+    if joint_measures:
+        settings = {k: a[k] for k in JOINT_SETTINGS}
+        key = content_hash({"kind": "joint", "data": fp, "tasks": names, "settings": settings, "model": model,
+                            "seed": cfg.seed, "measures": sorted(joint_measures)})
+        units.append(Unit(key, "joint", "taskgroup.affinity.analyze:joint_unit",
+                          {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": cfg.seed,
+                           "measures": joint_measures}))
+    if "transfer" in measures or exhaustive:
+        if exhaustive and len(names) > MAX_EXHAUSTIVE:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"exhaustive mode trains every subset and allows at most {MAX_EXHAUSTIVE} tasks, "
+                              f"not {len(names)}")
+        specs = probe_specs(names, cfg.analyze.probe_seeds, cfg.seed, exhaustive)
+        settings = {k: a[k] for k in PROBE_SETTINGS}
+        for s in range(0, len(specs), chunk):
+            part = specs[s:s + chunk]
+            key = content_hash({"kind": "probes", "data": fp, "tasks": names, "settings": settings, "model": model,
+                                "specs": [[list(t), seed] for t, seed in part]})
+            units.append(Unit(key, "probes", "taskgroup.affinity.analyze:probe_unit",
+                              {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,
+                               "model": model, "batched": batched}))
+    return units
+
+
+def transfer_matrices(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[AffinityMatrix, AffinityMatrix]:
+    """Pairwise transfer gain and probe cosine from single and pair probe records.
+
+    gain[i][j] = s_j (M_j(pair i,j) - M_j(alone)) / |M_j(alone)| per seed, s_j = -1 when lower is
+    better; mean and standard error over seeds.
+    """
+    names = taskset.task_names
+    idx = {n: i for i, n in enumerate(names)}
+    N = len(names)
+    seeds = sorted({r["seed"] for r in records})
+    single = {(r["tasks"][0], r["seed"]): r["val"][r["tasks"][0]] for r in records if len(r["tasks"]) == 1}
+    gains = np.zeros((len(seeds), N, N))
+    cos = np.tile(np.eye(N), (len(seeds), 1, 1))
+    for r in records:
+        if len(r["tasks"]) != 2:
+            continue
+        si = seeds.index(r["seed"])
+        a, b = r["tasks"]
+        for src, dst in ((a, b), (b, a)):
+            gains[si, idx[src], idx[dst]] = relative_gain(taskset, dst, r["val"][dst], single[(dst, r["seed"])])
+        cos[si, idx[a], idx[b]] = cos[si, idx[b], idx[a]] = r["cosine"][0][1]
+    return (AffinityMatrix("transfer", names, gains.mean(0), _stderr(gains)),
+            AffinityMatrix("probe_cosine", names, cos.mean(0), _stderr(cos)))
+
+
+def relative_gain(taskset: TaskSet, task: str, with_others: float, alone: float) -> float:
+    """Signed relative improvement of ``task``'s metric over its single-task value (higher = better)."""
+    sign = -1.0 if taskset.task(task).lower_is_better else 1.0
+    if not np.isfinite(with_others) or not np.isfinite(alone):
+        return 0.0
+    return float(sign * (with_others - alone) / max(abs(alone), 1e-8))
+
+
+def subset_scores(records: list[dict[str, Any]], taskset: TaskSet) -> list[dict[str, Any]]:
+    """Every trained subset's per-task gain over training alone, averaged over seeds (exhaustive mode)."""
+    single = {(r["tasks"][0], r["seed"]): r["val"][r["tasks"][0]] for r in records if len(r["tasks"]) == 1}
+    by_subset: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in records:
+        by_subset.setdefault(tuple(r["tasks"]), []).append(r)
+    out = []
+    for subset, recs in by_subset.items():
+        scores = {t: float(np.mean([relative_gain(taskset, t, r["val"][t], single[(t, r["seed"])]) for r in recs]))
+                  for t in subset}
+        val = {t: float(np.mean([r["val"][t] for r in recs])) for t in subset}
+        out.append({"tasks": list(subset), "scores": {t: round(v, 8) for t, v in scores.items()},
+                    "val": {t: round(v, 8) for t, v in val.items()}})
+    return out
+
+
+def _stderr(samples: np.ndarray) -> np.ndarray:
+    if len(samples) < 2:
+        return np.zeros(samples.shape[1:])
+    return samples.std(0, ddof=1) / np.sqrt(len(samples))
+
+
+def task_info(taskset: TaskSet) -> list[dict[str, Any]]:
+    counts = taskset.counts()
+    return [{**t.to_dict(), "rows": counts[t.name]} for t in taskset.tasks]
+
+
+def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, measures: list[str] | None = None,
+            exhaustive: bool | None = None, executor: str = "inline", workers: int = 1,
+            progress: Progress | None = None, address: str | None = None) -> dict[str, Any]:
+    """Compute the measures and return the content of ``affinity.json``."""
+    measures = list(measures or cfg.analyze.measures)
+    exhaustive = cfg.analyze.exhaustive if exhaustive is None else exhaustive
+    units = plan_units(cfg, taskset, measures, exhaustive)
+    results = run_units(units, store, executor=executor, workers=workers, progress=progress, address=address)
+    names = taskset.task_names
+    found: dict[str, AffinityMatrix] = {}
+    records: list[dict[str, Any]] = []
+    for unit, res in zip(units, results):
+        if unit.kind == "joint":
+            for m in ("gradient_cosine", "lookahead"):
+                if m in res:
+                    extra = {k: np.asarray(res[m][k]) for k in ("conflict_rate", "norm_ratio") if k in res[m]}
+                    extra["measurements"] = res[m]["n"]
+                    found[m] = AffinityMatrix(m, names, np.asarray(res[m]["matrix"]), np.asarray(res[m]["stderr"]), extra)
+        else:
+            records.extend(res["records"])
+    doc: dict[str, Any] = {"schema": 1, "tasks": names, "task_info": task_info(taskset),
+                           "data": {"fingerprint": taskset.fingerprint(), "name": taskset.name}}
+    if records and "transfer" in measures:
+        transfer, probe_cos = transfer_matrices(records, taskset)
+        found["transfer"] = transfer
+        found["probe_cosine"] = probe_cos
+    ordered = {m: found[m] for m in ("gradient_cosine", "lookahead", "transfer", "probe_cosine") if m in found}
+    doc["measures"] = {m: a.to_dict() for m, a in ordered.items()}
+    doc["agreement"] = agreement(ordered)
+    if exhaustive and records:
+        doc["subsets"] = subset_scores(records, taskset)
+    doc["settings"] = {"analyze": asdict(cfg.analyze), "model": asdict(cfg.model), "seed": cfg.seed,
+                       "measures": measures, "exhaustive": bool(exhaustive)}
+    doc["versions"] = versions()
+    return doc
+
+
+def versions() -> dict[str, str]:
+    """Software versions for the reproducibility section of the report."""
+    import platform
+
+    import numpy
+    import scipy
+    import sklearn
+    import torch
+
+    from .. import __version__
+
+    return {"taskgroup": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}

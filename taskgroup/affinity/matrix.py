@@ -1,0 +1,85 @@
+"""Affinity matrices, their signal-to-noise figure, and the agreement between measures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+#: a measure whose spread across task pairs is below this many standard errors is flagged uninformative
+INFORMATIVE_SNR = 2.0
+
+
+def off_diagonal(m: np.ndarray) -> np.ndarray:
+    """Entries i != j, row by row."""
+    m = np.asarray(m, dtype=float)
+    return m[~np.eye(len(m), dtype=bool)]
+
+
+def signal_to_noise(matrix: np.ndarray, stderr: np.ndarray) -> float:
+    """Spread of the off-diagonal entries across pairs divided by their typical standard error.
+
+    A grouping is read from differences between pairs, so the signal is how much the entries
+    differ (their standard deviation), and the noise is the root-mean-square standard error of one
+    entry. Below :data:`INFORMATIVE_SNR` the ordering of pairs is mostly noise.
+    """
+    vals, errs = off_diagonal(matrix), off_diagonal(stderr)
+    if len(vals) < 2:
+        return float("inf")
+    noise = float(np.sqrt(np.mean(errs ** 2)))
+    spread = float(np.std(vals))
+    if noise == 0:
+        return float("inf") if spread > 0 else 0.0
+    return spread / noise
+
+
+@dataclass
+class AffinityMatrix:
+    """One measure's N x N matrix: ``matrix[i][j]`` is the effect of source i on target j (higher helps)."""
+
+    measure: str
+    tasks: list[str]
+    matrix: np.ndarray
+    stderr: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def snr(self) -> float:
+        return signal_to_noise(self.matrix, self.stderr)
+
+    def to_dict(self) -> dict[str, Any]:
+        snr = self.snr
+        d = {"matrix": _round(self.matrix), "stderr": _round(self.stderr),
+             "snr": None if not np.isfinite(snr) else round(snr, 6),
+             "informative": bool(snr >= INFORMATIVE_SNR)}
+        for k, v in self.extra.items():
+            d[k] = _round(v) if isinstance(v, np.ndarray) else v
+        return d
+
+    def permuted(self, order: list[int]) -> "AffinityMatrix":
+        ix = np.ix_(order, order)
+        extra = {k: (v[ix] if isinstance(v, np.ndarray) and v.shape == self.matrix.shape else v)
+                 for k, v in self.extra.items()}
+        return AffinityMatrix(self.measure, [self.tasks[i] for i in order], self.matrix[ix], self.stderr[ix], extra)
+
+
+def _round(a: np.ndarray) -> list:
+    """Rounded to 8 significant decimals so files are stable across platforms' last-bit noise."""
+    return np.round(np.asarray(a, dtype=float), 8).tolist()
+
+
+def agreement(measures: dict[str, AffinityMatrix]) -> dict[str, float]:
+    """Spearman rank correlation between every two measures over off-diagonal entries."""
+    names = sorted(measures)
+    out: dict[str, float] = {}
+    for a_i, a in enumerate(names):
+        for b in names[a_i + 1:]:
+            x, y = off_diagonal(measures[a].matrix), off_diagonal(measures[b].matrix)
+            if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+                rho = float("nan")
+            else:
+                rho = float(spearmanr(x, y).statistic)
+            out[f"{a}~{b}"] = None if not np.isfinite(rho) else round(rho, 6)
+    return out

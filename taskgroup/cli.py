@@ -1,0 +1,217 @@
+"""The ``taskgroup`` command line: a thin click layer over :mod:`taskgroup.pipeline`.
+
+Bad input prints one line (``Error: ...``) and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import TaskgroupError
+from .progress import ProgressBar
+
+MEASURE_CHOICES = ("gradient_cosine", "lookahead", "transfer")
+
+
+class _Group(click.Group):
+    """Turns the tool's own errors into one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TaskgroupError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _progress_factory(quiet: bool):
+    return lambda label: ProgressBar(label, quiet=quiet)
+
+
+def _measures(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    out = [m.strip() for m in value.split(",") if m.strip()]
+    for m in out:
+        if m not in MEASURE_CHOICES:
+            raise click.BadParameter(f"unknown measure {m!r}; choose from {', '.join(MEASURE_CHOICES)}")
+    return out
+
+
+def _apply_seed(cfg, seed: int | None):
+    if seed is not None:
+        cfg.seed = seed
+    return cfg
+
+
+executor_option = click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default="inline",
+                               show_default=True, help="Where units of work run.")
+workers_option = click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+                              help="Units run at once (process and ray executors).")
+address_option = click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray).")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+seed_option = click.option("--seed", type=int, default=None, help="Override the config's seed.")
+force_option = click.option("--force", is_flag=True, help="Reuse DIR even if it belongs to another configuration (its old results are dropped).")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="taskgroup")
+def main() -> None:
+    """Should these tasks share a network, and which ones?
+
+    taskgroup measures how tasks help or hurt each other, proposes which tasks should share a
+    network, trains the proposals next to the alternatives and reports whether multi-task learning
+    pays off. Start with `taskgroup demo`, or `taskgroup init` to write a config for your data.
+    """
+
+
+@main.command()
+def datasets() -> None:
+    """List the built-in datasets."""
+    from .data import list_builtins
+
+    rows = list_builtins()
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        click.echo(f"{name.ljust(width)}  {description}")
+
+
+STARTER = '''# taskgroup experiment file. Every key is optional unless marked required.
+seed = 0
+
+[data]
+# required: either a table of your own ...
+# path = "table.csv"              # CSV: feature columns and one column per task; empty cell = unlabelled
+# features = ["x0", "x1"]         # default: every column that is not a task target
+# ... or a built-in dataset (see `taskgroup datasets`)
+builtin = "synthetic"
+options = { n_clusters = 2, tasks_per_cluster = 3 }
+split = [0.6, 0.2, 0.2]           # train / validation / test fractions of each task's rows
+
+# One [[tasks]] table per task. With a built-in dataset and no [[tasks]], every task is used.
+# [[tasks]]
+# name = "income"
+# column = "income"               # default: the name
+# kind = "binary"                 # binary | multiclass | regression; default: inferred
+# metric = "auc"                  # auc | accuracy | f1 | rmse | r2; default by kind
+
+[model]
+encoder = "auto"                  # mlp | cnn | auto | "package.module:factory"
+hidden = [64, 64]
+
+[analyze]
+measures = ["gradient_cosine", "lookahead", "transfer"]
+
+[group]
+# max_groups = 3                  # at most this many networks
+# budget = 3.0                    # or: a total cost (a network costs 1)
+
+[compare]
+seeds = 3
+'''
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False), default="taskgroup.toml")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: str, force: bool) -> None:
+    """Write a commented starter config to PATH (default: taskgroup.toml)."""
+    from .atomic import write_text
+
+    p = Path(path)
+    if p.exists() and not force:
+        raise TaskgroupError(f"{p}: already exists; use --force to overwrite")
+    write_text(p, STARTER)
+    click.echo(f"wrote {p}; edit it, then run: taskgroup check {p}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@seed_option
+def check(config: str, seed: int | None) -> None:
+    """Validate CONFIG and its data without training; print the task table."""
+    from .pipeline import load_data, resolve_config
+
+    cfg = _apply_seed(resolve_config(config), seed)
+    ts = load_data(cfg)
+    counts = ts.counts()
+    rows = [("task", "kind", "train", "val", "test", "metric")]
+    for t in ts.tasks:
+        c = counts[t.name]
+        direction = "lower is better" if t.lower_is_better else "higher is better"
+        rows.append((t.name, t.kind, str(c["train"]), str(c["val"]), str(c["test"]), f"{t.metric} ({direction})"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    click.echo(f"{len(ts.tasks)} tasks, {ts.n_rows} rows, input shape {ts.input_shape}: OK")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--measures", default=None, help="Comma-separated: gradient_cosine,lookahead,transfer (default: config).")
+@click.option("--exhaustive", is_flag=True, default=None, help="Train every subset (at most 10 tasks).")
+@executor_option
+@workers_option
+@address_option
+@seed_option
+@force_option
+@quiet_option
+def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None, executor: str, workers: int,
+            address: str | None, seed: int | None, force: bool, quiet: bool) -> None:
+    """Measure task affinities; writes OUT/affinity.json."""
+    from .pipeline import analyze as run_analyze, resolve_config
+
+    cfg = _apply_seed(resolve_config(config), seed)
+    doc = run_analyze(cfg, out, _measures(measures), exhaustive or None, executor, workers, force, address,
+                      _progress_factory(quiet))
+    click.echo(f"wrote {Path(out) / 'affinity.json'} ({', '.join(doc['measures'])})")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--max-groups", type=click.IntRange(1), default=None, help="At most this many networks.")
+@click.option("--budget", type=float, default=None, help="Total cost of the networks (a network costs 1).")
+@click.option("--partition/--overlap", default=None, help="Forbid (default) or allow a task in several networks.")
+@click.option("--measure", default=None, help="Score source: auto, subsets, transfer, lookahead, gradient_cosine.")
+def group(directory: str, max_groups: int | None, budget: float | None, partition: bool | None,
+          measure: str | None) -> None:
+    """Propose task groupings from DIR/affinity.json; writes DIR/groupings.json."""
+    from .pipeline import group as run_group
+
+    doc = run_group(directory, max_groups, budget, partition, measure)
+    rec = doc["recommended"]
+    groups = " | ".join(", ".join(g) for g in rec["groups"])
+    click.echo(f"recommended ({rec['method']}): {groups}")
+    click.echo(f"wrote {Path(directory) / 'groupings.json'}")
+
+
+@main.command()
+@click.argument("scores", type=click.Path(dir_okay=False))
+@click.option("--budget", type=float, default=None, help="Total cost allowed.")
+@click.option("--max-networks", type=click.IntRange(1), default=None, help="At most this many networks.")
+@click.option("--predict", type=click.Choice(["hoa"]), default=None,
+              help="Replace scores of networks with 3+ tasks by the mean of their pairs' scores.")
+@click.option("--maximize", is_flag=True, help="Higher scores are better (overrides lower_is_better).")
+@click.option("--partition", is_flag=True, help="No task in two chosen networks.")
+def select(scores: str, budget: float | None, max_networks: int | None, predict: str | None, maximize: bool,
+           partition: bool) -> None:
+    """Choose networks from SCORES.json exactly (integer program); prints JSON."""
+    from .grouping.selection import load_scores_file, select_from_scores
+
+    doc = load_scores_file(scores)
+    if budget is None and max_networks is None:
+        raise TaskgroupError("select needs --budget or --max-networks")
+    result = select_from_scores(doc, budget=budget, max_networks=max_networks, predict=predict,
+                                maximize=True if maximize else None, partition=partition)
+    click.echo(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

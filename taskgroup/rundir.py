@@ -1,0 +1,121 @@
+"""The run directory: its lock, its store, its resolved config, and the JSON files each step writes.
+
+A run directory belongs to one configuration: its hash is bound in the store on first use, and a
+different configuration is refused unless ``force`` is given. One process at a time holds the
+directory's lock; JSON files are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+from .atomic import write_json, write_text
+from .config import Config, config_from_dict
+from .errors import RunDirError
+from .hashing import content_hash
+from .store import RunLock, RunStore
+
+STORE = "store.sqlite"
+CONFIG = "config.toml"
+FILES = ("affinity.json", "groupings.json", "comparison.json")
+
+
+def config_hash(cfg: Config, data_fingerprint: str) -> str:
+    """What binds a run directory: the resolved configuration and the data it reads."""
+    return content_hash({"config": cfg.to_dict(), "data": data_fingerprint})
+
+
+@contextmanager
+def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: bool = False,
+             wait: float = 0.0) -> Iterator[RunStore]:
+    """Lock ``directory``, bind it to ``cfg`` (refusing another config unless ``force``), yield its store."""
+    d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise RunDirError(f"{d}: exists and is not a directory")
+    d.mkdir(parents=True, exist_ok=True)
+    with RunLock(d, wait=wait):
+        h = config_hash(cfg, data_fingerprint)
+        with RunStore(d / STORE) as store:
+            bound = store.get_meta("config_hash")
+            if bound is not None and bound != h and force:
+                store.clear()
+                for name in (*FILES, "report.html", "report.md"):
+                    (d / name).unlink(missing_ok=True)
+                shutil.rmtree(d / "models", ignore_errors=True)
+            store.bind(h, force=force)
+            write_text(d / CONFIG, to_toml(cfg))
+            yield store
+
+
+@contextmanager
+def open_existing(directory: str | Path, wait: float = 0.0) -> Iterator[tuple[Config, RunStore]]:
+    """Lock an existing run directory and yield its saved config and store."""
+    d = Path(directory)
+    if not (d / CONFIG).is_file():
+        raise RunDirError(f"{d}: not a run directory (no {CONFIG}); run 'taskgroup analyze CONFIG --out {d}' first")
+    with RunLock(d, wait=wait):
+        with RunStore(d / STORE) as store:
+            yield load_run_config(d), store
+
+
+def load_run_config(directory: str | Path) -> Config:
+    """The resolved configuration saved in a run directory (its data paths are absolute)."""
+    import tomllib
+
+    p = Path(directory) / CONFIG
+    return config_from_dict(tomllib.loads(p.read_text(encoding="utf-8")), base_dir=Path(directory), source=str(p))
+
+
+def read_json(directory: str | Path, name: str, needed_by: str) -> dict[str, Any]:
+    """A step's JSON output, or a one-line error saying which step to run first."""
+    p = Path(directory) / name
+    if not p.is_file():
+        step = {"affinity.json": "analyze", "groupings.json": "group", "comparison.json": "compare"}.get(name, "?")
+        raise RunDirError(f"{p}: missing; run 'taskgroup {step}' on {directory} before '{needed_by}'")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{p}: not valid JSON ({exc})") from None
+
+
+def write_output(directory: str | Path, name: str, doc: dict[str, Any]) -> Path:
+    return write_json(Path(directory) / name, doc)
+
+
+# -- a small TOML writer for the resolved configuration (tomllib only reads) --------------------
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _table(d: dict[str, Any]) -> list[str]:
+    return [f"{k} = {_toml_value(v)}" for k, v in d.items() if v is not None]
+
+
+def to_toml(cfg: Config) -> str:
+    """The configuration as TOML, data paths made absolute so the file stands on its own."""
+    d = cfg.to_dict()
+    data = dict(d["data"])
+    if data.get("path"):
+        data["path"] = str((Path(cfg.base_dir) / data["path"]).resolve())
+    lines = ["# resolved configuration written by taskgroup", f"seed = {cfg.seed}", "", "[data]", *_table(data)]
+    for section in ("model", "train", "analyze", "group", "compare"):
+        lines += ["", f"[{section}]", *_table(d[section])]
+    for t in d["tasks"]:
+        lines += ["", "[[tasks]]", *_table(t)]
+    return "\n".join(lines) + "\n"
