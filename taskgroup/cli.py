@@ -213,5 +213,106 @@ def select(scores: str, budget: float | None, max_networks: int | None, predict:
     click.echo(json.dumps(result, indent=2))
 
 
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per network (default: config).")
+@executor_option
+@workers_option
+@address_option
+@quiet_option
+def compare(directory: str, seeds: int | None, executor: str, workers: int, address: str | None, quiet: bool) -> None:
+    """Train the groupings next to the alternatives; writes DIR/comparison.json and DIR/models/."""
+    from .pipeline import compare as run_compare
+
+    doc = run_compare(directory, seeds, executor, workers, address, _progress_factory(quiet))
+    click.echo(doc["verdict"]["summary"])
+    click.echo(f"wrote {Path(directory) / 'comparison.json'} and {Path(directory) / 'models'}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def report(directory: str) -> None:
+    """Render DIR/report.html and DIR/report.md from the files in DIR (no training)."""
+    from .pipeline import report as run_report
+
+    paths = run_report(directory)
+    click.echo(f"wrote {paths['html']}")
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
+@click.option("--max-groups", type=click.IntRange(1), default=None, help="At most this many networks.")
+@click.option("--budget", type=float, default=None, help="Total cost of the networks.")
+@click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per network in compare.")
+@executor_option
+@workers_option
+@address_option
+@seed_option
+@force_option
+@quiet_option
+def run(config: str, out: str, max_groups: int | None, budget: float | None, seeds: int | None, executor: str,
+        workers: int, address: str | None, seed: int | None, force: bool, quiet: bool) -> None:
+    """analyze, group, compare and report in one go (resumes where a previous run stopped)."""
+    from .pipeline import resolve_config, run as run_all
+
+    cfg = _apply_seed(resolve_config(config), seed)
+    paths = run_all(cfg, out, executor, workers, force, address, max_groups, budget, seeds, _progress_factory(quiet))
+    _print_verdict(out)
+    click.echo(f"report: {paths['html']}")
+
+
+def _print_verdict(out: str) -> None:
+    doc = json.loads((Path(out) / "comparison.json").read_text())
+    click.echo(doc["verdict"]["summary"])
+
+
+@main.command()
+@click.option("--out", "-o", default="taskgroup-demo", show_default=True, type=click.Path(file_okay=False),
+              help="Run directory.")
+@click.option("--quick", is_flag=True, help="A smaller run that finishes in a few minutes on 2 cores.")
+@click.option("--dataset", type=click.Choice(["synthetic", "digits"]), default="synthetic", show_default=True)
+@executor_option
+@workers_option
+@force_option
+@quiet_option
+def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force: bool, quiet: bool) -> None:
+    """Run the whole pipeline on built-in data and print the path of the report."""
+    from .demo import demo_config
+    from .pipeline import run as run_all
+
+    cfg = demo_config(dataset, quick)
+    paths = run_all(cfg, out, executor, workers, force, progress=_progress_factory(quiet))
+    _print_verdict(out)
+    click.echo(f"report: {Path(paths['html']).resolve()}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.argument("table", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="CSV of predictions.")
+def predict(directory: str, table: str, out: str) -> None:
+    """Predict every task for the rows of TABLE (CSV) with the trained recommended grouping."""
+    from .deliver import predict_table
+
+    path = predict_table(directory, table, out)
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def status(directory: str) -> None:
+    """Show what a run directory holds: finished units, time spent, steps done."""
+    from .pipeline import status as run_status
+
+    st = run_status(directory)
+    for step, done in st["steps"].items():
+        click.echo(f"{step:<11} {'done' if done else 'not yet'}")
+    if not st["units"]:
+        click.echo("no finished units yet")
+    for kind, row in st["units"].items():
+        click.echo(f"{kind:<11} {int(row['done'])} units finished, {row['seconds']:.1f} s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,265 @@
+"""The compare step: train the proposed groupings and the alternatives, measure them, give a verdict.
+
+Every network (task subset, sharing, weighting, width, seed) is one resumable unit; a network used
+by several groupings is trained once. Per task, a grouping is judged by the network that serves the
+task; networks and groupings are chosen on validation data, test metrics are only reported.
+
+Delta_m (Maninis et al., CVPR 2019) of an alternative against the single-task networks:
+``Delta_m = (1/N) sum_t (-1)^{l_t} (M_t - M_t^single) / M_t^single * 100%``, ``l_t = 1`` when lower
+is better, computed per seed against the single-task networks of the same seed.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .config import Config, ModelConfig, TrainConfig
+from .executors import Unit, run_units
+from .hashing import content_hash
+from .store import RunStore
+from .tasks import TaskSet
+from .verdict import verdict
+
+Progress = Callable[[int, int, dict[str, Any]], None]
+Groups = list[list[str]]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """One network to train: its tasks and how."""
+
+    tasks: tuple[str, ...]
+    seed: int
+    sharing: str = "hard"          # hard | soft
+    weighting: str = "equal"
+    width: float = 1.0
+
+
+def network_unit(args: dict[str, Any]) -> dict[str, Any]:
+    """Unit function: train one network, return its record and its state dict as a blob."""
+    import torch
+
+    from .train import train_network
+
+    spec = args["spec"]
+    result, state = train_network(args["taskset"], list(spec["tasks"]), TrainConfig(**args["train"]),
+                                  ModelConfig(**args["model"]), seed=spec["seed"], width=spec["width"],
+                                  sharing=spec["sharing"], weighting=spec["weighting"])
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    out = result.to_dict()
+    out.pop("history", None)
+    out["history"] = result.history[-1:] if result.history else []
+    out["spec"] = spec
+    out["blob"] = buf.getvalue()
+    return out
+
+
+def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
+    return content_hash({"kind": "network", "data": taskset_fp, "spec": asdict(spec),
+                         "train": asdict(cfg.train), "model": asdict(cfg.model)})
+
+
+def _canon(groups: Groups, order: list[str]) -> Groups:
+    pos = {n: i for i, n in enumerate(order)}
+    inner = [sorted(g, key=pos.__getitem__) for g in groups if g]
+    return sorted(inner, key=lambda g: pos[g[0]])
+
+
+def random_groupings(names: list[str], k: int, draws: int, seed: int) -> list[Groups]:
+    """``draws`` distinct random partitions of ``names`` into ``k`` non-empty groups (seeded)."""
+    rng = random.Random(seed)
+    out: list[Groups] = []
+    k = max(1, min(k, len(names)))
+    for _ in range(draws * 20):
+        if len(out) == draws:
+            break
+        shuffled = names[:]
+        rng.shuffle(shuffled)
+        labels = list(range(k)) + [rng.randrange(k) for _ in range(len(names) - k)]
+        rng.shuffle(labels)
+        groups = _canon([[n for n, lab in zip(shuffled, labels) if lab == g] for g in range(k)], names)
+        if groups not in out:
+            out.append(groups)
+    return out
+
+
+def alternatives_for(groupings: dict[str, Any], names: list[str], cfg: Config) -> list[dict[str, Any]]:
+    """Every alternative to train: name, groups, and how its networks are trained."""
+    alts: list[dict[str, Any]] = []
+    wanted = set(cfg.compare.alternatives)
+    rec = _canon(groupings["recommended"]["groups"], names)
+    alts.append({"name": "recommended", "groups": rec, "method": groupings["recommended"].get("method", "")})
+    if "single_task" in wanted:
+        alts.append({"name": "single_task", "groups": [[n] for n in names]})
+        if cfg.group.budget is not None:
+            alts.append({"name": "single_task_half", "groups": [[n] for n in names], "width": 0.5})
+    if "all_in_one" in wanted:
+        alts.append({"name": "all_in_one", "groups": [list(names)]})
+        alts.append({"name": "all_in_one_uncertainty", "groups": [list(names)], "weighting": "uncertainty"})
+        alts.append({"name": "all_in_one_gradnorm", "groups": [list(names)], "weighting": "gradnorm"})
+    if "soft_sharing" in wanted:
+        alts.append({"name": "soft_sharing", "groups": [list(names)], "sharing": "soft"})
+    if "candidates" in wanted:
+        seen = {content_hash(rec)}
+        for c in groupings.get("candidates", []):
+            g = _canon(c["groups"], names)
+            h = content_hash(g)
+            if h in seen:
+                continue
+            seen.add(h)
+            label = c.get("name") or f"{c.get('method', 'candidate')}-k{len(g)}"
+            alts.append({"name": label, "groups": g, "method": c.get("method", "")})
+    if "random" in wanted and cfg.compare.random_groupings > 0:
+        for i, g in enumerate(random_groupings(names, len(rec), cfg.compare.random_groupings, cfg.seed + 101)):
+            alts.append({"name": f"random-{i + 1}", "groups": g, "family": "random"})
+    return alts
+
+
+def _specs(alt: dict[str, Any], seeds: list[int]) -> list[NetworkSpec]:
+    return [NetworkSpec(tuple(g), s, alt.get("sharing", "hard"), alt.get("weighting", "equal"), alt.get("width", 1.0))
+            for s in seeds for g in alt["groups"]]
+
+
+def _network_lookup(results: dict[NetworkSpec, dict[str, Any]], alt: dict[str, Any], seed: int,
+                    names: list[str]) -> dict[str, dict[str, Any]]:
+    """For each task, the record of the network that serves it (best validation if several)."""
+    serving: dict[str, dict[str, Any]] = {}
+    for spec in _specs(alt, [seed]):
+        rec = results[spec]
+        for t in spec.tasks:
+            cur = serving.get(t)
+            if cur is None or _better(rec["val"][t], cur["val"][t], rec["_lower"][t]):
+                serving[t] = rec
+    return serving
+
+
+def _better(a: float, b: float, lower: bool) -> bool:
+    return a < b if lower else a > b
+
+
+def delta_m(metrics: dict[str, float], single: dict[str, float], lower: dict[str, bool]) -> float:
+    """Maninis et al.'s Delta_m in percent: mean signed relative difference to single-task."""
+    vals = []
+    for t, m in metrics.items():
+        s = single[t]
+        sign = -1.0 if lower[t] else 1.0
+        vals.append(sign * (m - s) / max(abs(s), 1e-12) * 100.0)
+    return float(np.mean(vals))
+
+
+def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dict[str, Any] | None,
+         seeds: int | None = None) -> tuple[list[dict[str, Any]], list[NetworkSpec], list[int]]:
+    names = taskset.task_names
+    seed_list = [cfg.seed + k for k in range(seeds or cfg.compare.seeds)]
+    alts = alternatives_for(groupings, names, cfg)
+    if affinity and affinity.get("subsets") and len(names) <= 6:
+        alts.append({"name": "oracle", "groups": [], "oracle": True})
+    specs: list[NetworkSpec] = []
+    for alt in alts:
+        if alt.get("oracle"):
+            subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
+            specs += [NetworkSpec(tuple(c), s) for s in seed_list for c in subsets]
+        else:
+            specs += _specs(alt, seed_list)
+    unique = list(dict.fromkeys(specs))
+    return alts, unique, seed_list
+
+
+def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
+                   lower: dict[str, bool]) -> Groups:
+    """The partition with the best mean validation gain over single-task, over all trained subsets."""
+    from .grouping.selection import Network, select
+
+    nets = []
+    subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
+    for c in subsets:
+        scores = {}
+        for t in c:
+            gains = []
+            for s in seeds:
+                m = results[NetworkSpec(tuple(c), s)]["val"][t]
+                base = results[NetworkSpec((t,), s)]["val"][t]
+                gains.append((-1 if lower[t] else 1) * (m - base) / max(abs(base), 1e-12))
+            scores[t] = float(np.mean(gains))
+        nets.append(Network(tuple(c), 1.0, scores))
+    sel = select(nets, tasks=names, partition=True, maximize=True)
+    return _canon([list(nets[i].tasks) for i in sel.chosen], names)
+
+
+def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: RunStore | None,
+            affinity: dict[str, Any] | None = None, seeds: int | None = None, executor: str = "inline",
+            workers: int = 1, progress: Progress | None = None, address: str | None = None) -> dict[str, Any]:
+    """Train every alternative over the seeds and return the content of ``comparison.json``."""
+    names = taskset.task_names
+    lower = {t.name: bool(t.lower_is_better) for t in taskset.tasks}
+    metric = {t.name: t.metric for t in taskset.tasks}
+    alts, specs, seed_list = plan(cfg, taskset, groupings, affinity, seeds)
+    fp = taskset.fingerprint()
+    train = asdict(cfg.train)
+    model = asdict(cfg.model)
+    units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.compare:network_unit",
+                  {"taskset": taskset, "spec": asdict(sp), "train": train, "model": model}) for sp in specs]
+    payloads = run_units(units, store, executor=executor, workers=workers, progress=progress, address=address)
+    results: dict[NetworkSpec, dict[str, Any]] = {}
+    for sp, unit, p in zip(specs, units, payloads):
+        results[sp] = {**p, "_lower": lower, "_key": unit.key}
+    single = {s: {t: results[NetworkSpec((t,), s)]["test"][t] for t in names} for s in seed_list}
+    single_val = {s: {t: results[NetworkSpec((t,), s)]["val"][t] for t in names} for s in seed_list}
+    out_alts = []
+    for alt in alts:
+        if alt.get("oracle"):
+            alt = {**alt, "groups": _oracle_groups(results, names, seed_list, lower)}
+        out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, lower, metric))
+    doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "alternatives": out_alts}
+    doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
+                            "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]
+    doc["verdict"] = verdict(doc, affinity)
+    doc["models"] = {"alternative": "recommended", "seed": seed_list[0],
+                     "networks": [{"tasks": list(g), "key": network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg)}
+                                  for g in out_alts[0]["groups"]]}
+    return doc
+
+
+def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
+               single: dict[int, dict[str, float]], single_val: dict[int, dict[str, float]], lower: dict[str, bool],
+               metric: dict[str, str]) -> dict[str, Any]:
+    per_seed_test: list[dict[str, float]] = []
+    per_seed_val: list[dict[str, float]] = []
+    params = macs = 0
+    seconds = 0.0
+    for i, s in enumerate(seeds):
+        serving = _network_lookup(results, alt, s, names)
+        per_seed_test.append({t: serving[t]["test"][t] for t in names})
+        per_seed_val.append({t: serving[t]["val"][t] for t in names})
+        specs = _specs(alt, [s])
+        seconds += sum(results[sp]["seconds"] for sp in specs)
+        if i == 0:
+            params = sum(results[sp]["params"] for sp in specs)
+            macs = sum(results[sp]["macs"] for sp in specs)
+    dm = [delta_m(m, single[s], lower) for m, s in zip(per_seed_test, seeds)]
+    dm_val = [delta_m(m, single_val[s], lower) for m, s in zip(per_seed_val, seeds)]
+    per_task = {t: {"metric": metric[t], "lower_is_better": lower[t],
+                    "mean": _r(np.mean([m[t] for m in per_seed_test])),
+                    "std": _r(np.std([m[t] for m in per_seed_test])),
+                    "values": [_r(m[t]) for m in per_seed_test],
+                    "val_mean": _r(np.mean([m[t] for m in per_seed_val]))} for t in names}
+    out = {"name": alt["name"], "groups": alt["groups"], "per_task": per_task,
+           "delta_m": _r(np.mean(dm)), "delta_m_std": _r(np.std(dm)), "delta_m_values": [_r(x) for x in dm],
+           "delta_m_val": _r(np.mean(dm_val)), "delta_m_val_std": _r(np.std(dm_val)),
+           "delta_m_val_values": [_r(x) for x in dm_val],
+           "params": int(params), "inference_cost": int(macs), "train_seconds": round(seconds / len(seeds), 3)}
+    for k in ("method", "family", "sharing", "weighting", "width"):
+        if k in alt:
+            out[k] = alt[k]
+    return out
+
+
+def _r(x: float) -> float:
+    return float(round(float(x), 8))
