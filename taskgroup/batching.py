@@ -7,6 +7,7 @@ nothing. One representation serves rows shared by all tasks and rows owned by on
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,11 +71,13 @@ class Batch:
     weights: torch.Tensor   # (B, T): task t's loss = sum_b weights[b, t] * loss[b, t]
 
 
-def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: float) -> list[int]:
+def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: float,
+               names: list[str] | None = None) -> list[int]:
     """Rows of each task in one batch: proportional to size, uniform, or size^(1/temperature).
 
     Largest-remainder rounding, so the counts always add up to ``batch_size`` and every task gets
-    at least one row when the batch is large enough.
+    at least one row when the batch is large enough. Ties go to the task whose name sorts first, so
+    the counts do not depend on the order of the tasks.
     """
     n = np.asarray(sizes, dtype=np.float64)
     if sampling == "proportional":
@@ -91,8 +94,11 @@ def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: fl
     rest = batch_size - floor_each * k
     raw = p * rest
     counts = np.floor(raw).astype(int)
-    order = np.argsort(-(raw - counts), kind="stable")
-    counts[order[: rest - counts.sum()]] += 1
+    names = names or [f"{i:09d}" for i in range(len(sizes))]
+    frac = raw - counts
+    order = sorted(range(len(sizes)), key=lambda i: (-round(float(frac[i]), 9), names[i]))
+    for i in order[: rest - int(counts.sum())]:
+        counts[i] += 1
     return (counts + floor_each).tolist()
 
 
@@ -108,12 +114,16 @@ class Batcher:
         self.schedule = schedule
         self.active = list(range(data.n_tasks)) if active is None else list(active)
         self.gen = torch.Generator().manual_seed(int(seed))
+        # one stream per task, keyed by its name: a task's draws do not depend on the task order
+        self.task_gen = [torch.Generator().manual_seed(int(seed) * 1_000_003 + zlib.crc32(n.encode()))
+                         for n in data.names]
         train = [data.rows[TRAIN][i] for i in self.active]
         self.shared = all(len(r) == len(train[0]) and torch.equal(r, train[0]) for r in train)
-        self.counts = allocation([len(r) for r in train], batch_size, sampling, temperature)
+        self.counts = allocation([len(r) for r in train], batch_size, sampling, temperature,
+                                 [data.names[i] for i in self.active])
 
-    def _draw(self, rows: torch.Tensor, k: int) -> torch.Tensor:
-        return rows[torch.randint(len(rows), (k,), generator=self.gen)]
+    def _draw(self, rows: torch.Tensor, k: int, gen: torch.Generator | None = None) -> torch.Tensor:
+        return rows[torch.randint(len(rows), (k,), generator=gen or self.gen)]
 
     def next(self, step: int) -> Batch:
         T, B = self.data.n_tasks, self.batch_size
@@ -121,7 +131,7 @@ class Batcher:
         train = self.data.rows[TRAIN]
         if self.schedule == "round_robin":
             t = self.active[step % len(self.active)]
-            rows = self._draw(train[t], B)
+            rows = self._draw(train[t], B, self.task_gen[t])
             weights[:, t] = 1.0 / B
             return Batch(rows, weights)
         if self.shared:
@@ -130,7 +140,7 @@ class Batcher:
             return Batch(rows, weights)
         parts, start = [], 0
         for t, k in zip(self.active, self.counts):
-            parts.append(self._draw(train[t], k))
+            parts.append(self._draw(train[t], k, self.task_gen[t]))
             if k:
                 weights[start:start + k, t] = 1.0 / k
             start += k

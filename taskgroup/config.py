@@ -77,13 +77,13 @@ class AnalyzeConfig:
     """``[analyze]``: the one-run measures and the pairwise probes."""
 
     measures: list[str] = field(default_factory=lambda: ["gradient_cosine", "lookahead", "transfer"])
-    steps: int = 400
+    steps: int = 200
     batch_size: int = 64
     lr: float = 3e-3
     every: int = 10
-    window: int = 1
-    phase: float = 1.0
-    lookahead_lr: float = 0.05
+    window: int = 5
+    phase: float = 0.5
+    lookahead_lr: float = 1e-3
     chunk_size: int = 0
     probe_steps: int = 300
     probe_width: float = 0.5
@@ -217,6 +217,8 @@ def _check_values(cfg: Config) -> None:
             raise ConfigError(f"{src}: analyze.measures: unknown measure {m!r}{_suggest(m, list(known_measures))}")
     if any(h <= 0 for h in cfg.model.hidden) or not cfg.model.hidden:
         raise ConfigError(f"{src}: model.hidden must be a non-empty list of positive layer widths")
+    if cfg.analyze.phase > 1:
+        raise ConfigError(f"{src}: analyze.phase is a fraction of training and must be at most 1, not {cfg.analyze.phase}")
     if not 0 <= cfg.model.dropout < 1:
         raise ConfigError(f"{src}: model.dropout must be in [0, 1)")
     if cfg.group.max_groups is not None and cfg.group.max_groups < 1:

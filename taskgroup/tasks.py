@@ -129,6 +129,8 @@ class TaskSet:
     splits: dict[str, np.ndarray] = field(default_factory=dict)
     split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     split_seed: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Free-form, JSON-friendly facts about the data (planted clusters, source, standardisation)."""
 
     def __post_init__(self) -> None:
         self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float32)
@@ -160,7 +162,8 @@ class TaskSet:
             col = self.feature_names[bad[1]] if len(self.feature_names) > bad[1] else f"#{bad[1]}"
             raise DataError(f"feature {col}: NaN or infinite value in row {bad[0]}")
         if not self.splits:
-            self.splits = make_splits(self.masks, self.split_fractions, self.split_seed, names)
+            strata = {t.name: self.targets[t.name] for t in self.tasks if t.kind in ("binary", "multiclass")}
+            self.splits = make_splits(self.masks, self.split_fractions, self.split_seed, names, strata)
 
     # ------------------------------------------------------------------ views
     @property
@@ -195,7 +198,7 @@ class TaskSet:
         return TaskSet(self.inputs, tasks, {n: self.targets[n] for n in names}, {n: self.masks[n] for n in names},
                        name=self.name, feature_names=self.feature_names,
                        splits={n: self.splits[n] for n in names}, split_fractions=self.split_fractions,
-                       split_seed=self.split_seed)
+                       split_seed=self.split_seed, meta=dict(self.meta))
 
     def fingerprint(self) -> str:
         """Content hash of inputs, targets, masks and splits: the data part of every store key."""
@@ -212,13 +215,14 @@ class TaskSet:
     def validate(self) -> None:
         """Check that every task can be trained and judged; raise one clear line otherwise."""
         frac = self.split_fractions
+        all_counts = self.counts()
         for t in self.tasks:
             m = self.masks[t.name]
             y = np.asarray(self.targets[t.name])
             n = int(m.sum())
             if n == 0:
                 raise DataError(f"task {t.name!r}: no labelled rows (the target is empty everywhere)")
-            counts = self.counts()[t.name]
+            counts = all_counts[t.name]
             if min(counts.values()) < 2:
                 raise DataError(
                     f"task {t.name!r}: {n} labelled rows are too few for train/validation/test splits of "
@@ -255,31 +259,59 @@ def _labelled(y: np.ndarray) -> np.ndarray:
 
 
 def make_splits(masks: dict[str, np.ndarray], fractions: tuple[float, float, float], seed: int,
-                names: list[str]) -> dict[str, np.ndarray]:
+                names: list[str], strata: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Per task, TRAIN/VAL/TEST (or UNLABELLED) for every row, deterministic in ``seed``.
 
     Each row draws one uniform key from the seed; within a task, labelled rows are ranked by key and
     cut at the fractions. Rows shared by several tasks therefore fall in the same split for all of
     them, and each task still gets exactly its share of its own rows.
+
+    ``strata`` (task name -> class labels) stratifies a task's cut by class, but only when that
+    task's labelled rows belong to it alone (per-task layouts such as Landmine): a rare positive
+    class then reaches every split, and shared rows keep one split for all their tasks.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise DataError(f"split fractions {fractions} must be three non-negative numbers that add up to 1")
     n = len(next(iter(masks.values())))
     keys = np.random.default_rng(seed).random(n)
+    owners = np.zeros(n, dtype=np.int64)
+    for name in names:
+        owners += np.asarray(masks[name], dtype=bool)
     out: dict[str, np.ndarray] = {}
     for name in names:
         m = masks[name]
         idx = np.flatnonzero(m)
-        order = idx[np.argsort(keys[idx], kind="stable")]
-        k = len(order)
-        n_train = int(round(fractions[0] * k))
-        n_val = int(round(fractions[1] * k))
         s = np.full(n, UNLABELLED, dtype=np.int8)
-        s[order[:n_train]] = TRAIN
-        s[order[n_train:n_train + n_val]] = VAL
-        s[order[n_train + n_val:]] = TEST
+        if strata is not None and name in strata and len(idx) and np.all(owners[idx] == 1):
+            labels = np.asarray(strata[name])[idx]
+            groups = [idx[labels == c] for c in np.unique(labels)]
+        else:
+            groups = [idx]
+        for group in groups:
+            order = group[np.argsort(keys[group], kind="stable")]
+            n_train, n_val = _cut(len(order), fractions, at_least_one=len(groups) > 1)
+            s[order[:n_train]] = TRAIN
+            s[order[n_train:n_train + n_val]] = VAL
+            s[order[n_train + n_val:]] = TEST
         out[name] = s
     return out
+
+
+def _cut(k: int, fractions: tuple[float, float, float], at_least_one: bool) -> tuple[int, int]:
+    """Train and validation sizes for ``k`` rows; a stratum gives every non-empty split a row when it can."""
+    n_train = int(round(fractions[0] * k))
+    n_val = int(round(fractions[1] * k))
+    if not at_least_one:
+        return n_train, n_val
+    sizes = [n_train, n_val, k - n_train - n_val]
+    wanted = [i for i, f in enumerate(fractions) if f > 0]
+    if k >= len(wanted):
+        for i in wanted:
+            while sizes[i] < 1:
+                donor = max(range(3), key=lambda j: sizes[j])
+                sizes[donor] -= 1
+                sizes[i] += 1
+    return sizes[0], sizes[1]
 
 
 def infer_kind(values: np.ndarray, max_classes: int = 20) -> Kind:

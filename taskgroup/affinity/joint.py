@@ -79,6 +79,21 @@ def lookahead_matrix(model, data: TaskData, x: torch.Tensor, targets, weights: t
     return torch.where(before.unsqueeze(0) > 0, z, torch.zeros_like(z))
 
 
+def _window_lookahead(model, data: TaskData, batches: list, grads: torch.Tensor, cfg: AnalyzeConfig,
+                      shared: list[torch.Tensor]) -> np.ndarray:
+    """Lookahead over a whole measurement window: the step is each task's mean gradient over the
+    window, and losses before and after are taken on all the window's batches together, so both
+    the step and its effect average out the sampling noise of single batches."""
+    rows = torch.cat([r for r, _ in batches])
+    weights = torch.cat([w for _, w in batches]) / len(batches)
+    x = data.X[rows]
+    targets = data.target_batch(rows)
+    with torch.no_grad():
+        before = (data.row_losses(model.decode(model.encode(x)), targets) * weights).sum(0)
+    scale = [torch.full_like(p, cfg.lookahead_lr) for p in shared]
+    return lookahead_matrix(model, data, x, targets, weights, before, grads, scale).numpy()
+
+
 def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     arr = np.stack(samples) if samples else np.zeros((1, 1, 1))
     mean = arr.mean(0)
@@ -108,6 +123,7 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     last_measured = int(cfg.steps * getattr(cfg, "phase", 1.0))
     window = max(1, min(cfg.window, cfg.every))
     acc = None
+    window_batches: list = []
     cos_samples: list[np.ndarray] = []
     norm_samples: list[np.ndarray] = []
     look_samples: list[np.ndarray] = []
@@ -125,16 +141,17 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         measuring = (want_cos or want_look) and step < last_measured and phase_pos < window
         if measuring:
             g = per_task_gradients(losses, z, shared, cfg.chunk_size, method)
-            if want_look and phase_pos == 0:
-                scale = [torch.full_like(p, cfg.lookahead_lr) for p in shared]
-                look_samples.append(lookahead_matrix(model, data, x, targets, batch.weights, losses, g, scale).numpy())
-            if want_cos:
-                acc = g if acc is None or phase_pos == 0 else acc + g
-                if phase_pos == window - 1:
+            acc = g if acc is None or phase_pos == 0 else acc + g
+            window_batches = [] if phase_pos == 0 else window_batches
+            window_batches.append((batch.rows, batch.weights))
+            if phase_pos == window - 1:
+                if want_cos:
                     cos_samples.append(cosine_matrix(acc).numpy())
                     n = acc.norm(dim=1).numpy()
                     norm_samples.append(n[:, None] / np.maximum(n[None, :], 1e-12))
                     steps_measured.append(step)
+                if want_look:
+                    look_samples.append(_window_lookahead(model, data, window_batches, acc / window, cfg, shared))
             opt.zero_grad(set_to_none=True)
             head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
             for p, gp in zip(heads, head_grads):

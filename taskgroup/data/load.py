@@ -1,0 +1,147 @@
+"""``load_taskset(cfg)``: the one entry point from a configuration to a checked :class:`TaskSet`.
+
+Steps: read the source (``data.path``: ``.csv``/``.tsv`` table or ``.npz``; or ``data.builtin``),
+pick and type the tasks from ``[[tasks]]``, draw the splits from ``data.split`` and ``seed``, check
+that every task can be trained and judged, then (``data.standardize``, the default) standardise the
+features with the statistics of the training rows only, so no validation or test row leaks into
+them. Regression targets stay in their units; the trainer standardises them per task.
+
+``seed`` sets the splits. The data of a built-in generator depend on its own ``seed`` option
+(default 0), so changing the run's seed reshuffles the splits of the same data.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..config import Config
+from ..errors import ConfigError, DataError
+from ..tasks import TRAIN, Task, TaskSet
+from .arrays import load_npz
+from .registry import load_builtin
+from .table import load_table
+from .targets import check_specs, spec_from
+
+TABLE_SUFFIXES = (".csv", ".tsv")
+
+
+def load_taskset(cfg: Config) -> TaskSet:
+    """Read, select, split, validate and standardise the data a configuration describes."""
+    data = cfg.data
+    split = tuple(float(f) for f in data.split)
+    if data.builtin is not None:
+        source = f"built-in {data.builtin!r}"
+        if data.features is not None:
+            raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
+        taskset = load_builtin(data.builtin, data.options)
+        if cfg.tasks:
+            taskset = select_tasks(taskset, cfg.tasks, source)
+    else:
+        path = Path(data.path or "")
+        if not path.is_absolute():
+            path = Path(cfg.base_dir) / path
+        source = str(path)
+        suffix = path.suffix.lower()
+        if data.options:
+            raise ConfigError(f"{cfg.source}: data.options applies to built-in data sets only, not to {source}")
+        if suffix in TABLE_SUFFIXES:
+            taskset = load_table(path, cfg.tasks, data.features, split=split, seed=cfg.seed)
+        elif suffix == ".npz":
+            if data.features is not None:
+                raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
+            taskset = load_npz(path, cfg.tasks, split=split, seed=cfg.seed)
+        else:
+            raise ConfigError(f"{cfg.source}: data.path {data.path!r}: unsupported file type {suffix or '(none)'!r}; "
+                              "use .csv, .tsv or .npz")
+    taskset = resplit(taskset, split, cfg.seed)
+    try:
+        taskset.validate()
+    except DataError as exc:
+        raise DataError(f"{source}: {exc}") from None
+    if data.standardize:
+        taskset = standardize_features(taskset)
+    return taskset
+
+
+def select_tasks(taskset: TaskSet, tasks: Sequence[Any], source: str) -> TaskSet:
+    """Keep, rename and retype the tasks of a ready task set as ``[[tasks]]`` entries say.
+
+    ``column`` (default: the name) names the task in ``taskset``; a declared kind must match it,
+    except ``custom``, which reuses the targets with a user head, loss and metric.
+    """
+    specs = [spec_from(t) for t in tasks]
+    check_specs(specs, source)
+    chosen: list[Task] = []
+    targets, masks = {}, {}
+    for spec in specs:
+        col = spec.source_column
+        if col not in taskset.task_names:
+            close = difflib.get_close_matches(col, taskset.task_names, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; its tasks are {', '.join(taskset.task_names[:12])}"
+            raise ConfigError(f"{source} has no task {col!r} (tasks[].column){hint}")
+        base = taskset.task(col)
+        kind = spec.kind or base.kind
+        if kind not in (base.kind, "custom"):
+            raise ConfigError(f"{source}: task {spec.name!r} is declared {kind} but {col!r} is a {base.kind} task")
+        metric = spec.metric or (base.metric if kind == base.kind else "")
+        try:
+            task = Task(spec.name, kind, metric=metric, n_classes=base.n_classes,  # type: ignore[arg-type]
+                        head=spec.head if kind == "custom" else base.head,
+                        loss=spec.loss if kind == "custom" else base.loss,
+                        lower_is_better=spec.lower_is_better, classes=base.classes)
+        except DataError as exc:
+            raise DataError(f"{source}: {exc}") from None
+        chosen.append(task)
+        targets[spec.name] = taskset.targets[col]
+        masks[spec.name] = taskset.masks[col].copy()
+    return TaskSet(taskset.inputs, chosen, targets, masks, name=taskset.name, feature_names=taskset.feature_names,
+                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=dict(taskset.meta))
+
+
+def resplit(taskset: TaskSet, split: Sequence[float], seed: int) -> TaskSet:
+    """The same data with splits drawn from ``split`` fractions and ``seed`` (a no-op when unchanged)."""
+    fractions = tuple(float(f) for f in split)
+    if fractions == tuple(taskset.split_fractions) and seed == taskset.split_seed and taskset.splits:
+        return taskset
+    return TaskSet(taskset.inputs, list(taskset.tasks), dict(taskset.targets),
+                   {n: m.copy() for n, m in taskset.masks.items()}, name=taskset.name,
+                   feature_names=taskset.feature_names, split_fractions=fractions,  # type: ignore[arg-type]
+                   split_seed=seed, meta=dict(taskset.meta))
+
+
+def train_rows(taskset: TaskSet) -> np.ndarray:
+    """Rows in the training split of at least one task."""
+    rows = np.zeros(taskset.n_rows, dtype=bool)
+    for name in taskset.task_names:
+        rows |= taskset.splits[name] == TRAIN
+    return rows
+
+
+def standardize_features(taskset: TaskSet) -> TaskSet:
+    """Centre and scale inputs with training-row statistics; constant features are only centred.
+
+    Vector inputs (n, d) are standardised per feature, image-like inputs (n, C, ...) per channel.
+    The statistics are kept in ``meta["feature_scaling"]`` (``mean`` and ``std`` shaped like one
+    input row, broadcastable against a batch) so new inputs can be treated the same way.
+    """
+    rows = train_rows(taskset)
+    X = taskset.inputs.astype(np.float64)
+    if not rows.any():
+        raise DataError(f"{taskset.name}: no training rows to standardise the features with")
+    axes = (0,) if X.ndim == 2 else tuple(i for i in range(X.ndim) if i != 1)
+    mean = X[rows].mean(axis=axes, keepdims=True)
+    std = X[rows].std(axis=axes, keepdims=True)
+    std[std < 1e-12] = 1.0
+    meta = dict(taskset.meta)
+    meta["feature_scaling"] = {"per": "feature" if X.ndim == 2 else "channel", "rows": "train",
+                               "mean": mean[0].tolist(), "std": std[0].tolist()}
+    return TaskSet((X - mean) / std, list(taskset.tasks), dict(taskset.targets), dict(taskset.masks),
+                   name=taskset.name, feature_names=taskset.feature_names, splits=dict(taskset.splits),
+                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=meta)
+
+
+__all__ = ["load_taskset", "select_tasks", "resplit", "standardize_features", "train_rows"]

@@ -1,0 +1,140 @@
+"""CSV and TSV tables: feature columns plus one target column per task.
+
+Read with the standard library (no pandas). An empty target cell (or the text NaN) leaves that row
+unlabelled for that task; feature cells must all be finite numbers. Every problem is reported as one
+line naming the file and the column, task or line at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..tasks import TaskSet
+from .targets import TaskSpec, build_target, check_specs, spec_from, text_column
+
+
+def _closest(name: str, options: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    shown = ", ".join(repr(o) for o in list(options)[:8]) + (", ..." if len(options) > 8 else "")
+    return f"; the columns are {shown}"
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data rows and each row's line number; blank lines are skipped."""
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=delimiter, strict=True)
+            header: list[str] | None = None
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            for row in reader:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if header is None:
+                    header = [cell.strip() for cell in row]
+                    continue
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a UTF-8 text file") from None
+    except csv.Error as exc:
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise DataError(f"{path}: cannot parse as {kind} ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if header is None:
+        raise DataError(f"{path}: the file is empty (expected a header row and data rows)")
+    for i, name in enumerate(header):
+        if not name:
+            raise DataError(f"{path}: column {i + 1} has an empty header")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            raise DataError(f"{path}: duplicate column header {name!r} (columns {seen[name] + 1} and {i + 1})")
+        seen[name] = i
+    if not rows:
+        raise DataError(f"{path}: has a header but no data rows")
+    for row, line in zip(rows, lines):
+        if len(row) != len(header):
+            raise DataError(f"{path}: line {line} has {len(row)} fields but the header has {len(header)}")
+    return header, rows, lines
+
+
+def _feature_column(path: Path, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+    out = np.empty(len(cells), dtype=np.float64)
+    for i, cell in enumerate(cells):
+        text = cell.strip()
+        if not text:
+            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: empty cell "
+                            "(features must be complete; fill it or drop the row)")
+        try:
+            value = float(text)
+        except ValueError:
+            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is not a number "
+                            "(list only numeric columns in data.features, or declare this column as a task)") from None
+        if not np.isfinite(value):
+            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is not a finite number")
+        out[i] = value
+    return out
+
+
+def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] | None = None, *,
+               split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0, name: str | None = None) -> TaskSet:
+    """Read a CSV (``.tsv``: tab-separated) table into a :class:`TaskSet`.
+
+    ``tasks`` are ``TaskConfig`` objects, :class:`TaskSpec` objects, mappings or bare names; each
+    task's ``column`` defaults to its name and its kind is inferred when not declared. ``features``
+    defaults to every column that is no task's target. Rows are kept in file order.
+    """
+    path = Path(path)
+    specs = [spec_from(t) for t in tasks]
+    if not specs:
+        raise ConfigError(f"{path}: no tasks declared; add a [[tasks]] entry (name, column) for each target column")
+    check_specs(specs, str(path))
+    header, rows, lines = read_rows(path)
+    index = {h: i for i, h in enumerate(header)}
+    target_columns = {s.source_column for s in specs}
+    for s in specs:
+        if s.source_column not in index:
+            raise DataError(f"{path}: no column {s.source_column!r} for task {s.name!r}{_closest(s.source_column, header)}")
+    if features is None:
+        feature_names = [h for h in header if h not in target_columns]
+    else:
+        feature_names = list(features)
+        seen: set[str] = set()
+        for f in feature_names:
+            if f not in index:
+                raise DataError(f"{path}: no feature column {f!r} (data.features){_closest(f, header)}")
+            if f in target_columns:
+                raise ConfigError(f"{path}: column {f!r} is both a feature (data.features) and a task target")
+            if f in seen:
+                raise ConfigError(f"{path}: feature column {f!r} is listed twice in data.features")
+            seen.add(f)
+    if not feature_names:
+        raise DataError(f"{path}: no feature columns left once the task targets are taken out")
+    columns = list(zip(*rows))
+    X = np.column_stack([_feature_column(path, f, list(columns[index[f]]), lines) for f in feature_names])
+    task_list, targets, masks = [], {}, {}
+    for s in specs:
+        raw = text_column(list(columns[index[s.source_column]]))
+        task, y, mask = build_target(s, raw, str(path), row_label=lambda i: f"line {lines[i]}")
+        task_list.append(task)
+        targets[s.name] = y
+        masks[s.name] = mask
+    return TaskSet(X, task_list, targets, masks, name=name or path.stem, feature_names=feature_names,
+                   split_fractions=tuple(split), split_seed=seed,  # type: ignore[arg-type]
+                   meta={"source": str(path)})
+
+
+__all__ = ["load_table", "read_rows", "TaskSpec"]
