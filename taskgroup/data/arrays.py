@@ -35,6 +35,8 @@ def _inputs(X: Any, where: str, label: str = "X") -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr.reshape(len(arr), -1)))[0]
         raise DataError(f"{where}: {label} holds a NaN or infinite value (row {bad[0]}, feature {bad[1]})")
+    if arr.size and np.abs(arr).max() > np.finfo(np.float32).max:
+        raise DataError(f"{where}: {label} holds values too large for 32-bit floats (inputs are stored as float32)")
     return arr
 
 
@@ -154,6 +156,8 @@ def read_npz(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], list[str], 
     where = str(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive; save it with numpy.savez)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

@@ -19,6 +19,9 @@ from ..tasks import TaskSet
 from .targets import TaskSpec, build_target, check_specs, spec_from, text_column
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _closest(name: str, options: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
     if close:
@@ -85,6 +88,9 @@ def _feature_column(path: Path, name: str, cells: list[str], lines: list[int]) -
                             "(list only numeric columns in data.features, or declare this column as a task)") from None
         if not np.isfinite(value):
             raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is not a finite number")
+        if abs(value) > FLOAT32_MAX:
+            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is too large "
+                            "(inputs are stored as 32-bit floats)")
         out[i] = value
     return out
 

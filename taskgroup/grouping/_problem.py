@@ -122,6 +122,8 @@ def prepare(
             if t in net.scores:
                 scored.setdefault(t)
     if tasks is None:
+        if not scored:
+            raise TaskgroupError("no network has a score for any task: there is nothing to select")
         targets = list(scored)
     else:
         wanted = set(tasks)

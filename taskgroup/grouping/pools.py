@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 from taskgroup.grouping.scores import GroupScorer
 
-SUBSET_LIMIT = 5000
+SUBSET_LIMIT = 2000
 """Rough cap on the number of small subsets enumerated exhaustively."""
 
 Group = tuple[int, ...]

@@ -1,0 +1,166 @@
+"""Reading affinity.json for grouping: strict validation and the choice of score source.
+
+The source of group scores is either the measured subsets (exhaustive mode: per-task relative gain
+of every subset against its single-task network) or one pairwise measure's matrix.
+
+Rule for ``measure="auto"``:
+
+1. measured subsets, when the document holds them: they are measurements, not predictions;
+2. otherwise the first of ``transfer`` (pairwise gains, HOA), ``lookahead`` (TAG score),
+   ``gradient_cosine``, then any other measure in alphabetical order, skipping a measure whose
+   ``snr`` is present and below ``MIN_SNR`` (its signal is no larger than its noise);
+3. when every measure present is below ``MIN_SNR``, the one with the highest ``snr``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from taskgroup.errors import ConfigError, DataError
+
+PREFERENCE = ("transfer", "lookahead", "gradient_cosine")
+"""Measures in the order ``auto`` prefers them."""
+
+MIN_SNR = 1.0
+"""A measure whose stated signal-to-noise ratio is below this counts as uninformative."""
+
+HOA_MEASURES = ("transfer",)
+"""Measures whose entries are pairwise gains, so that group scores are the HOA; others use TAG's."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """The chosen score source: a measure name or ``"subsets"``, why, and its group-score rule."""
+
+    name: str
+    reason: str
+    rule: str  # "measured", "hoa" or "tag"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _matrix(value: Any, n: int, where: str) -> np.ndarray:
+    if not isinstance(value, list) or len(value) != n or not all(isinstance(r, list) and len(r) == n for r in value):
+        raise DataError(f"{where}: expected a {n} x {n} matrix (one row per task)")
+    out = np.full((n, n), np.nan)
+    for i, row in enumerate(value):
+        for j, cell in enumerate(row):
+            if cell is None:
+                continue
+            if not _is_number(cell) or not math.isfinite(cell):
+                raise DataError(f"{where}[{i}][{j}]: expected a finite number or null, got {cell!r}")
+            out[i, j] = float(cell)
+    return out
+
+
+def validate(doc: Any, source: str = "affinity.json") -> dict:
+    """Check the parts of affinity.json that grouping reads; return them normalised.
+
+    Returns ``{"tasks": [...], "measures": {name: {"matrix": array, "stderr": array | None,
+    "snr": float | None}}, "subsets": list | None, "network_cost": float}``.
+    """
+    if not isinstance(doc, dict):
+        raise DataError(f"{source}: expected a JSON object with 'tasks' and 'measures'")
+    tasks = doc.get("tasks")
+    if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) and t for t in tasks):
+        raise DataError(f"{source}: 'tasks' must be a non-empty list of task names")
+    if len(set(tasks)) != len(tasks):
+        dup = next(t for t in tasks if tasks.count(t) > 1)
+        raise DataError(f"{source}: tasks: task '{dup}' is listed twice")
+    n = len(tasks)
+    raw = doc.get("measures", {})
+    if not isinstance(raw, dict):
+        raise DataError(f"{source}: 'measures' must be an object mapping measure name to its matrices")
+    measures = {}
+    for name, entry in raw.items():
+        where = f"{source}: measures.{name}"
+        if not isinstance(entry, dict) or "matrix" not in entry:
+            raise DataError(f"{where}: expected an object with a 'matrix'")
+        stderr = entry.get("stderr")
+        snr = entry.get("snr")
+        if snr is not None and (not _is_number(snr) or math.isnan(snr)):
+            raise DataError(f"{where}.snr: expected a number, got {snr!r}")
+        measures[name] = {
+            "matrix": _matrix(entry["matrix"], n, f"{where}.matrix"),
+            "stderr": None if stderr is None else _matrix(stderr, n, f"{where}.stderr"),
+            "snr": None if snr is None else float(snr),
+        }
+    subsets = _subsets(doc.get("subsets"), tasks, source)
+    if not measures and subsets is None:
+        raise DataError(f"{source}: holds no measure and no measured subsets to group from")
+    cost = doc.get("network_cost", 1.0)
+    if not _is_number(cost) or not math.isfinite(cost) or cost <= 0:
+        raise DataError(f"{source}: network_cost must be a number > 0, got {cost!r}")
+    return {"tasks": list(tasks), "measures": measures, "subsets": subsets, "network_cost": float(cost)}
+
+
+def _subsets(raw: Any, tasks: list[str], source: str) -> list[dict] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise DataError(f"{source}: 'subsets' must be a list of {{tasks, scores}} objects")
+    known = set(tasks)
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"{source}: subsets[{i}]"
+        if not isinstance(entry, dict):
+            raise DataError(f"{where}: expected an object with tasks and scores")
+        members = entry.get("tasks")
+        if not isinstance(members, list) or not members or len(set(members)) != len(members):
+            raise DataError(f"{where}.tasks: expected a non-empty list of distinct task names")
+        unknown = [t for t in members if t not in known]
+        if unknown:
+            raise DataError(f"{where}.tasks: task '{unknown[0]}' is not in 'tasks'")
+        for key in ("scores", "stderr"):
+            values = entry.get(key)
+            if key == "stderr" and values is None:
+                continue
+            if not isinstance(values, dict):
+                raise DataError(f"{where}.{key}: expected an object mapping task to number")
+            for t, v in values.items():
+                if t not in members:
+                    raise DataError(f"{where}.{key}: task '{t}' is not in this subset")
+                if not _is_number(v) or not math.isfinite(v):
+                    raise DataError(f"{where}.{key}.{t}: expected a finite number, got {v!r}")
+        cost = entry.get("cost")
+        if cost is not None and (not _is_number(cost) or not math.isfinite(cost) or cost < 0):
+            raise DataError(f"{where}.cost: expected a number >= 0, got {cost!r}")
+        out.append(entry)
+    return out
+
+
+def _ordered_measures(measures: dict) -> list[str]:
+    return [m for m in PREFERENCE if m in measures] + sorted(m for m in measures if m not in PREFERENCE)
+
+
+def choose_source(affinity: dict, measure: str = "auto") -> Source:
+    """The score source for ``measure`` (a measure name, ``"subsets"`` or ``"auto"``; see the
+    module docstring). ``affinity`` is the output of ``validate``."""
+    measures = affinity["measures"]
+    if measure == "subsets":
+        if affinity["subsets"] is None:
+            raise ConfigError("measure 'subsets': affinity.json holds no measured subsets (run analyze --exhaustive)")
+        return Source("subsets", "requested", "measured")
+    if measure != "auto":
+        if measure not in measures:
+            available = ", ".join(_ordered_measures(measures) + (["subsets"] if affinity["subsets"] else []))
+            raise ConfigError(f"measure '{measure}' is not in affinity.json (available: {available})")
+        return Source(measure, "requested", "hoa" if measure in HOA_MEASURES else "tag")
+    if affinity["subsets"] is not None:
+        return Source("subsets", "measured subsets are measurements, not predictions", "measured")
+    ordered = _ordered_measures(measures)
+    for name in ordered:
+        snr = measures[name]["snr"]
+        if snr is None or snr >= MIN_SNR:
+            reason = "first measure in order of preference" if name == ordered[0] else (
+                f"first measure in order of preference with snr >= {MIN_SNR:g}")
+            return Source(name, reason, "hoa" if name in HOA_MEASURES else "tag")
+    name = max(ordered, key=lambda m: (measures[m]["snr"], -ordered.index(m)))
+    return Source(name, f"every measure has snr < {MIN_SNR:g}; this one has the highest",
+                  "hoa" if name in HOA_MEASURES else "tag")

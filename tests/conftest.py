@@ -1,0 +1,53 @@
+"""Shared fixtures: the shared data folder (skipped when absent), a fixed seed, small files on disk."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+def shared_path() -> Path:
+    """``$TASKGROUP_SHARED`` if set, else the ``shared`` folder beside the checkout."""
+    env = os.environ.get("TASKGROUP_SHARED")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """The shared folder (holding ``data/``); the test is skipped with a reason when it is absent."""
+    path = shared_path()
+    if not (path / "data").is_dir():
+        pytest.skip(f"shared data folder {path / 'data'} is absent (set TASKGROUP_SHARED to use another)")
+    return path
+
+
+@pytest.fixture
+def seed() -> int:
+    """Seed Python, NumPy and torch with 0 and return it."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    return 0
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
+    """``write_file(name, text_or_bytes)`` writes a file under ``tmp_path`` and returns its path."""
+
+    def write(name: str, content: str | bytes) -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
