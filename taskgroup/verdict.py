@@ -77,7 +77,7 @@ def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None = None) 
         summary = (f"Train each task on its own network: the recommended grouping keeps every task separate "
                    f"(test Delta_m {dm_test:+.2f}% against single-task networks).")
     elif use_mtl:
-        summary = (f"Use multi-task learning with the groups {groups}: on validation they beat single-task networks "
+        summary = (f"Share networks as {groups}: on validation these groups beat single-task networks "
                    f"by Delta_m {dm_val:+.2f}% (± {se_val:.2f} standard error over {len(val_vals)} seeds); on test "
                    f"{dm_test:+.2f}% (std {rec['delta_m_std']:.2f}).{noise_note}")
         if aio and best_val["name"] != "recommended":

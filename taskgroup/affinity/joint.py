@@ -6,8 +6,9 @@ is taken (a longer window averages out sampling noise; with per-task rows that n
 single step). At the first step of each measurement, lookahead transfer (Fifty et al., NeurIPS 2021)
 is measured on the same batch: for each source task i the shared parameters take one step on L_i
 alone, preconditioned like the optimizer's own step, heads fixed, and
-Z[i][j] = 1 - L_j(after) / L_j(before). We do not divide by the learning rate (TAG's code does);
-that only rescales the matrix. Measurements are kept in the first ``phase`` fraction of training,
+Z[i][j] = (1 - L_j(after) / L_j(before)) / lr, divided by the lookahead step size ``lookahead_lr``
+as TAG's code does, so that values do not depend on the step size to first order (a small step keeps
+the first-order effect, the gradients' alignment, and not the overshoot of a large step). Measurements are kept in the first ``phase`` fraction of training,
 where the relationships between tasks show most clearly.
 
 The shared gradient the optimizer uses on a measured step is the sum of the per-task gradients
@@ -91,7 +92,7 @@ def _window_lookahead(model, data: TaskData, batches: list, grads: torch.Tensor,
     with torch.no_grad():
         before = (data.row_losses(model.decode(model.encode(x)), targets) * weights).sum(0)
     scale = [torch.full_like(p, cfg.lookahead_lr) for p in shared]
-    return lookahead_matrix(model, data, x, targets, weights, before, grads, scale).numpy()
+    return lookahead_matrix(model, data, x, targets, weights, before, grads, scale).numpy() / cfg.lookahead_lr
 
 
 def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

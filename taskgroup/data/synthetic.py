@@ -1,15 +1,19 @@
 """Built-in ``synthetic`` task sets with planted task clusters: the ground truth for tests and demos.
 
-Every task of cluster ``c`` predicts ``f_c(x) + specific * g_t(x) + noise * e``: ``f_c`` is a random
-two-layer tanh network shared by the cluster, ``g_t`` a smaller random tanh network of the task's
-own, both scaled to unit variance. Clusters draw independent ``f_c``. With few rows per task, one
-task alone cannot learn ``f_c`` well, and pooling the cluster's rows helps: that is the structure a
-grouping tool should find. Task names (``c0_t1``) and ``taskset.meta["clusters"]`` give the truth.
+Every task of cluster ``c`` predicts ``f_c(x) + specific * g_t(x) + noise * e`` for ``x ~ N(0, I)``.
+``f_c``, shared by the cluster, is a unit-variance :class:`PlantedFunction`: a linear part (a share
+``linear`` of its variance) plus the nonlinear part of a random tanh network; ``g_t`` is the task's
+own, smaller function. Clusters draw independent ``f_c``. A task's own rows (300 by default) teach
+it the linear part but not the nonlinear one, and pooling the cluster's rows does: that is the
+structure a grouping tool should find. Task names (``c0_t1``), ``meta["clusters"]`` and
+:func:`planted_groups` give the truth.
 
-``conflicting`` adds tasks ``c{c}_x{j}`` that predict ``-f_c(x)`` plus their own part; ``unrelated``
-gives every task its own independent function (the case where multi-task learning cannot help).
-Functions depend only on ``seed`` and the task's place, not on the number of rows, so a larger
-``rows_per_task`` gives more samples of the same tasks.
+``conflicting`` adds tasks ``c{c}_x{j}`` that predict ``-f_c(x)`` plus their own part: their
+gradients on a shared encoder point against the cluster's (negative gradient cosine in joint
+training), although a separate head per task can absorb the sign once trained, so they need not
+lower the cluster's final accuracy. ``unrelated`` gives every task its own independent function
+(the case where sharing cannot help). Functions depend only on ``seed`` and the task's place, not on
+the number of rows, so a larger ``rows_per_task`` gives more samples of the same tasks.
 """
 
 from __future__ import annotations

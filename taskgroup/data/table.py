@@ -105,10 +105,12 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
     """
     path = Path(path)
     specs = [spec_from(t) for t in tasks]
-    if not specs:
-        raise ConfigError(f"{path}: no tasks declared; add a [[tasks]] entry (name, column) for each target column")
     check_specs(specs, str(path))
     header, rows, lines = read_rows(path)
+    if not specs:
+        shown = ", ".join(repr(h) for h in header[:8]) + (", ..." if len(header) > 8 else "")
+        raise ConfigError(f"{path}: no tasks declared; add a [[tasks]] entry (name, column) for each target "
+                          f"column among {shown}")
     index = {h: i for i, h in enumerate(header)}
     target_columns = {s.source_column for s in specs}
     for s in specs:

@@ -8,8 +8,9 @@ masked loss never multiplies a NaN; the mask alone says which rows count.
 
 from __future__ import annotations
 
+import difflib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -44,10 +45,20 @@ def spec_from(obj: Any) -> TaskSpec:
         return obj
     if isinstance(obj, str):
         return TaskSpec(obj)
+    known = [f.name for f in fields(TaskSpec)]
     if isinstance(obj, dict):
+        for key in obj:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.5)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+                raise ConfigError(f"task {obj.get('name')!r}: unknown key {key!r}{hint}")
+        if "name" not in obj:
+            raise ConfigError(f"a task entry has no name: {obj!r}")
         return TaskSpec(**obj)
-    return TaskSpec(name=obj.name, column=obj.column, kind=obj.kind, metric=obj.metric, head=obj.head,
-                    loss=obj.loss, lower_is_better=obj.lower_is_better)
+    try:
+        return TaskSpec(**{k: getattr(obj, k, None) for k in known if k != "name"}, name=obj.name)
+    except AttributeError:
+        raise ConfigError(f"cannot read a task from {obj!r}; give a name, a mapping or a TaskConfig") from None
 
 
 def check_specs(specs: Sequence[TaskSpec], source: str) -> None:

@@ -126,8 +126,10 @@ def spectral_proposals(M, names: Sequence[str], max_k: int, seed: int = 0) -> li
     """
     sym = symmetrise(M)
     n = len(names)
+    if n < 3:
+        return []  # nothing to cluster beyond all-in-one and singletons
     off = sym[~np.eye(n, dtype=bool)]
-    low, high = (float(off.min()), float(off.max())) if off.size else (0.0, 0.0)
+    low, high = float(off.min()), float(off.max())
     span = high - low
     affinity = (sym - low) / span if span > 0 else np.ones_like(sym)
     affinity = affinity + 1e-6

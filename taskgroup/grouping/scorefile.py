@@ -105,13 +105,14 @@ def select_from_scores(
     budget: float | None,
     max_networks: int | None = None,
     predict: str | None = None,
-    maximize: bool = False,
+    maximize: bool | None = False,
     partition: bool = False,
     time_limit: float | None = None,
     source: str = "SCORES",
 ) -> dict:
     """Run the ``taskgroup select`` contract on a parsed SCORES document (see the module docstring).
 
+    ``maximize`` true forces maximisation; false or None leaves it to ``lower_is_better``.
     ``predict="hoa"`` replaces the scores of networks with three or more tasks by the pair-mean
     prediction before selecting; the reported objective is then the predicted one.
     """
@@ -121,7 +122,7 @@ def select_from_scores(
     if predict == "hoa":
         networks = predict_hoa_networks(networks)
     result = select(networks, budget=budget, max_networks=max_networks, partition=partition,
-                    maximize=maximize or not lower, time_limit=time_limit)
+                    maximize=bool(maximize) or not lower, time_limit=time_limit)
     return {
         "chosen": list(result.chosen),
         "assignment": dict(result.assignment),

@@ -72,7 +72,8 @@ def select(
     if not exact and not partition:
         program = _program.Program(problem, _program.prune_dominated(problem))
     bounds = program.bounds(budget, max_networks)
-    status, chosen = program.solve(program.objective, bounds, time_limit)
+    remaining = None if deadline is None else max(deadline - time.monotonic(), 1e-3)
+    status, chosen = program.solve(program.objective, bounds, remaining)
     if chosen is None:
         if status == 2:
             raise _program.infeasible(problem, budget, max_networks)
@@ -129,3 +130,12 @@ def select_exhaustive(
     tied = [f for f in feasible if ties(f[1][1], best)]
     combo, (assignment, objective) = min(tied, key=lambda f: (problem.tie_key(f[0]), f[0]))
     return Selection(tuple(combo), assignment, objective, "optimal", problem.cost(combo))
+
+
+def __getattr__(name: str):
+    # the SCORES.json contract lives in ``scorefile``; reachable from here for callers that expect it
+    if name in ("load_scores_file", "parse_networks", "select_from_scores"):
+        from taskgroup.grouping import scorefile
+
+        return getattr(scorefile, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

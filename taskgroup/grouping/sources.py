@@ -7,9 +7,12 @@ Rule for ``measure="auto"``:
 
 1. measured subsets, when the document holds them: they are measurements, not predictions;
 2. otherwise the first of ``transfer`` (pairwise gains, HOA), ``lookahead`` (TAG score),
-   ``gradient_cosine``, then any other measure in alphabetical order, skipping a measure whose
-   ``snr`` is present and below ``MIN_SNR`` (its signal is no larger than its noise);
-3. when every measure present is below ``MIN_SNR``, the one with the highest ``snr``.
+   ``gradient_cosine``, then any other measure in alphabetical order, skipping an uninformative
+   one: its ``informative`` flag is false, or, without the flag, its ``snr`` is below ``MIN_SNR``
+   (the spread of its entries across pairs is within twice their standard error, so the order of
+   pairs is mostly noise; the analyze step uses the same threshold);
+3. when every measure is uninformative, the one with the highest ``snr`` (a missing ``snr`` counts
+   as infinite: no noise was measured), ties to the preference order.
 """
 
 from __future__ import annotations
@@ -20,13 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from taskgroup.affinity.matrix import INFORMATIVE_SNR
 from taskgroup.errors import ConfigError, DataError
 
 PREFERENCE = ("transfer", "lookahead", "gradient_cosine")
 """Measures in the order ``auto`` prefers them."""
 
-MIN_SNR = 1.0
-"""A measure whose stated signal-to-noise ratio is below this counts as uninformative."""
+MIN_SNR = INFORMATIVE_SNR
+"""A measure whose stated signal-to-noise ratio is below this counts as uninformative (the same
+threshold that marks a measure uninformative in affinity.json and the report)."""
 
 HOA_MEASURES = ("transfer",)
 """Measures whose entries are pairwise gains, so that group scores are the HOA; others use TAG's."""
@@ -51,8 +56,8 @@ def _matrix(value: Any, n: int, where: str) -> np.ndarray:
     out = np.full((n, n), np.nan)
     for i, row in enumerate(value):
         for j, cell in enumerate(row):
-            if cell is None:
-                continue
+            if cell is None or (_is_number(cell) and math.isnan(cell)):
+                continue  # a missing entry
             if not _is_number(cell) or not math.isfinite(cell):
                 raise DataError(f"{where}[{i}][{j}]: expected a finite number or null, got {cell!r}")
             out[i, j] = float(cell)
@@ -86,10 +91,16 @@ def validate(doc: Any, source: str = "affinity.json") -> dict:
         snr = entry.get("snr")
         if snr is not None and (not _is_number(snr) or math.isnan(snr)):
             raise DataError(f"{where}.snr: expected a number, got {snr!r}")
+        informative = entry.get("informative")
+        if informative is not None and not isinstance(informative, bool):
+            raise DataError(f"{where}.informative: expected true or false, got {informative!r}")
+        if informative is None:
+            informative = snr is None or snr >= MIN_SNR
         measures[name] = {
             "matrix": _matrix(entry["matrix"], n, f"{where}.matrix"),
             "stderr": None if stderr is None else _matrix(stderr, n, f"{where}.stderr"),
             "snr": None if snr is None else float(snr),
+            "informative": informative,
         }
     subsets = _subsets(doc.get("subsets"), tasks, source)
     if not measures and subsets is None:
@@ -156,11 +167,15 @@ def choose_source(affinity: dict, measure: str = "auto") -> Source:
         return Source("subsets", "measured subsets are measurements, not predictions", "measured")
     ordered = _ordered_measures(measures)
     for name in ordered:
-        snr = measures[name]["snr"]
-        if snr is None or snr >= MIN_SNR:
+        if measures[name]["informative"]:
             reason = "first measure in order of preference" if name == ordered[0] else (
-                f"first measure in order of preference with snr >= {MIN_SNR:g}")
+                "first informative measure in order of preference")
             return Source(name, reason, "hoa" if name in HOA_MEASURES else "tag")
-    name = max(ordered, key=lambda m: (measures[m]["snr"], -ordered.index(m)))
-    return Source(name, f"every measure has snr < {MIN_SNR:g}; this one has the highest",
+
+    def snr(m: str) -> float:
+        value = measures[m]["snr"]
+        return math.inf if value is None else value
+
+    name = max(ordered, key=lambda m: (snr(m), -ordered.index(m)))
+    return Source(name, "every measure is uninformative; this one has the highest snr",
                   "hoa" if name in HOA_MEASURES else "tag")

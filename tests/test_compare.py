@@ -1,0 +1,132 @@
+"""Compare and recommend: the recommended grouping against the alternatives, the verdict, saved models."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import taskgroup
+from taskgroup.cli import main
+from taskgroup.compare import delta_m, random_groupings
+from taskgroup.config import AnalyzeConfig, CompareConfig, Config, DataConfig, ModelConfig, TrainConfig
+from taskgroup.data import load_taskset
+from taskgroup.objectives import metric_value
+from taskgroup.tasks import TEST
+
+#: Delta_m points (percent) by which the recommended grouping may trail all-in-one or random groupings
+#: before the test fails: two seeds of small networks leave about this much noise.
+TOLERANCE = 2.0
+
+
+def _config(builtin: str, options: dict | None = None, seed: int = 0,
+            alternatives: tuple[str, ...] = ("recommended", "single_task", "all_in_one", "random")) -> Config:
+    return Config(
+        data=DataConfig(builtin=builtin, options=options or {}),
+        model=ModelConfig(hidden=[32, 32]),
+        train=TrainConfig(steps=400, eval_every=40, patience=4),
+        analyze=AnalyzeConfig(steps=120, probe_steps=120, probe_eval_every=20, probe_seeds=2),
+        compare=CompareConfig(seeds=2, random_groupings=2, alternatives=list(alternatives)),
+        seed=seed,
+    )
+
+
+@pytest.fixture(scope="module")
+def planted_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("planted")
+    cfg = _config("synthetic", {"n_clusters": 2, "tasks_per_cluster": 2, "rows_per_task": 150, "n_features": 8})
+    taskgroup.run(cfg, out)
+    return out, cfg
+
+
+def test_recommended_grouping_beats_single_all_in_one_and_random(planted_run):
+    out, _ = planted_run
+    doc = json.loads((out / "comparison.json").read_text())
+    alts = {a["name"]: a for a in doc["alternatives"]}
+    rec = alts["recommended"]
+    random_mean = np.mean([a["delta_m"] for a in doc["alternatives"] if a.get("family") == "random"])
+    assert rec["delta_m"] > 0
+    assert rec["delta_m"] >= alts["all_in_one"]["delta_m"] - TOLERANCE
+    assert rec["delta_m"] >= random_mean - TOLERANCE
+    assert doc["verdict"]["use_mtl"] is True
+    assert set(doc["tasks"]) == {t for g in rec["groups"] for t in g}
+
+
+def test_comparison_json_follows_the_schema(planted_run):
+    out, _ = planted_run
+    doc = json.loads((out / "comparison.json").read_text())
+    assert doc["schema"] == 1
+    for alt in doc["alternatives"]:
+        for key in ("name", "groups", "per_task", "delta_m", "delta_m_std", "params", "inference_cost", "train_seconds"):
+            assert key in alt
+        for t in doc["tasks"]:
+            assert {"metric", "mean", "std"} <= set(alt["per_task"][t])
+    assert {"use_mtl", "summary"} <= set(doc["verdict"])
+
+
+def test_single_task_delta_m_is_zero_by_definition(planted_run):
+    out, _ = planted_run
+    doc = json.loads((out / "comparison.json").read_text())
+    single = next(a for a in doc["alternatives"] if a["name"] == "single_task")
+    assert single["delta_m"] == 0.0
+
+
+def test_predict_reproduces_the_reported_test_metrics(planted_run, tmp_path):
+    out, cfg = planted_run
+    doc = json.loads((out / "comparison.json").read_text())
+    rec = next(a for a in doc["alternatives"] if a["name"] == "recommended")
+    ts = load_taskset(cfg)
+    scaling = ts.meta["feature_scaling"]
+    raw = ts.inputs * np.asarray(scaling["std"]) + np.asarray(scaling["mean"])
+    table = tmp_path / "rows.csv"
+    with table.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(ts.feature_names)
+        w.writerows(raw.tolist())
+    result = CliRunner().invoke(main, ["predict", str(out), str(table), "--out", str(tmp_path / "pred.csv")])
+    assert result.exit_code == 0, result.output
+    with (tmp_path / "pred.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    for t in ts.tasks:
+        test_rows = ts.rows(t.name, TEST)
+        pred = np.array([float(rows[i][t.name]) for i in test_rows])
+        value = metric_value(t, np.asarray(ts.targets[t.name])[test_rows], pred)
+        assert value == pytest.approx(rec["per_task"][t.name]["values"][0], rel=1e-5, abs=1e-6)
+
+
+def test_load_routes_every_task_to_its_network(planted_run):
+    out, cfg = planted_run
+    model = taskgroup.load(out)
+    ts = load_taskset(cfg)
+    preds = model.predict(ts.inputs[:5])
+    assert set(preds) == set(ts.task_names)
+    assert all(p.shape == (5,) for p in preds.values())
+
+
+def test_unrelated_tasks_get_a_no(tmp_path):
+    cfg = _config("synthetic-unrelated", {"n_clusters": 3, "tasks_per_cluster": 1, "rows_per_task": 120, "n_features": 8},
+                  alternatives=("recommended", "single_task"))
+    taskgroup.run(cfg, tmp_path / "run")
+    doc = json.loads((tmp_path / "run" / "comparison.json").read_text())
+    assert doc["verdict"]["use_mtl"] is False
+    assert "separate" in doc["verdict"]["summary"]
+
+
+def test_delta_m_signs_follow_the_metric_direction():
+    single = {"rmse": 1.0, "auc": 0.8}
+    lower = {"rmse": True, "auc": False}
+    assert delta_m({"rmse": 0.9, "auc": 0.88}, single, lower) == pytest.approx((10 + 10) / 2)
+    assert delta_m({"rmse": 1.1, "auc": 0.72}, single, lower) == pytest.approx(-10)
+
+
+def test_random_groupings_are_partitions_with_the_requested_number_of_groups():
+    names = list("abcdef")
+    draws = random_groupings(names, 3, 4, seed=0)
+    assert len(draws) == 4 and len({json.dumps(d) for d in draws}) == 4
+    for groups in draws:
+        assert len(groups) == 3
+        assert sorted(t for g in groups for t in g) == names
+    assert random_groupings(names, 3, 4, seed=0) == draws
