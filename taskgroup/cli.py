@@ -209,7 +209,7 @@ def select(scores: str, budget: float | None, max_networks: int | None, predict:
     if budget is None and max_networks is None:
         raise TaskgroupError("select needs --budget or --max-networks")
     result = select_from_scores(doc, budget=budget, max_networks=max_networks, predict=predict,
-                                maximize=True if maximize else None, partition=partition)
+                                maximize=True if maximize else None, partition=partition, source=scores)
     click.echo(json.dumps(result, indent=2))
 
 
@@ -312,6 +312,9 @@ def status(directory: str) -> None:
         click.echo("no finished units yet")
     for kind, row in st["units"].items():
         click.echo(f"{kind:<11} {int(row['done'])} units finished, {row['seconds']:.1f} s")
+    for step, row in st.get("left", {}).items():
+        click.echo(f"{step + ':':<11} {row['done']} of {row['total']} units done, {row['total'] - row['done']} left")
+    click.echo(f"time spent  {st.get('seconds', 0.0):.1f} s")
 
 
 if __name__ == "__main__":  # pragma: no cover

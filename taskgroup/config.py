@@ -215,6 +215,10 @@ def _check_values(cfg: Config) -> None:
     for m in cfg.analyze.measures:
         if m not in known_measures:
             raise ConfigError(f"{src}: analyze.measures: unknown measure {m!r}{_suggest(m, list(known_measures))}")
+    encoders = ("mlp", "cnn", "auto")
+    if cfg.model.encoder not in encoders and ":" not in cfg.model.encoder:
+        raise ConfigError(f"{src}: model.encoder = {cfg.model.encoder!r} is not one of {', '.join(encoders)} "
+                          f"nor an import path 'package.module:factory'{_suggest(cfg.model.encoder, list(encoders))}")
     if any(h <= 0 for h in cfg.model.hidden) or not cfg.model.hidden:
         raise ConfigError(f"{src}: model.hidden must be a non-empty list of positive layer widths")
     if cfg.analyze.phase > 1:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .config import Config, load_config
+from .errors import TaskgroupError
 from .rundir import open_existing, open_run, read_json, write_output
 from .tasks import TaskSet
 
@@ -26,10 +27,28 @@ def resolve_config(config: str | Path | Config) -> Config:
 
 
 def load_data(cfg: Config) -> TaskSet:
-    """The task set a configuration describes, validated."""
+    """The task set a configuration describes, validated (a user encoder's import path included)."""
     from .data import load_taskset
 
-    return load_taskset(cfg)
+    taskset = load_taskset(cfg)
+    check_encoder(cfg)
+    return taskset
+
+
+def check_encoder(cfg: Config) -> None:
+    """Import a user encoder named by ``model.encoder`` now, so a bad path fails before any work."""
+    from .errors import ConfigError
+    from .tasks import import_object
+
+    spec = cfg.model.encoder
+    if spec in ("mlp", "cnn", "auto"):
+        return
+    try:
+        factory = import_object(spec, "encoder")
+    except TaskgroupError as exc:
+        raise ConfigError(f"{cfg.source}: model.{exc}") from None
+    if not callable(factory):
+        raise ConfigError(f"{cfg.source}: model.encoder {spec!r} is not callable")
 
 
 def analyze(config: str | Path | Config, out: str | Path, measures: list[str] | None = None,
@@ -100,7 +119,12 @@ def run(config: str | Path | Config, out: str | Path, executor: str = "inline", 
 
 
 def status(directory: str | Path) -> dict[str, Any]:
-    """What a run directory holds: finished units by kind, time spent, and which steps are done."""
+    """What a run directory holds: finished units by kind, time spent, steps done, units left.
+
+    Reads only (no lock), so it can watch a run in progress. ``left`` maps ``analyze`` (and
+    ``compare`` once ``groupings.json`` exists) to ``{"total": n, "done": k}`` over the units that
+    step plans from the saved configuration; it is empty when the data cannot be loaded.
+    """
     from .store import RunStore
     from .rundir import FILES, STORE
 
@@ -111,5 +135,48 @@ def status(directory: str | Path) -> dict[str, Any]:
         raise RunDirError(f"{d}: not a run directory (no {STORE})")
     with RunStore(d / STORE, create=False) as store:
         summary = store.summary()
+        left = _planned(d, store)
     steps = {name.split(".")[0]: (d / name).is_file() for name in (*FILES, "report.html")}
-    return {"units": summary, "steps": steps}
+    seconds = sum(row["seconds"] for row in summary.values())
+    return {"units": summary, "steps": steps, "left": left, "seconds": seconds}
+
+
+def _optional_json(path: Path) -> dict[str, Any] | None:
+    import json
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _planned(d: Path, store: Any) -> dict[str, dict[str, int]]:
+    """Units each step plans from the saved config, and how many of them the store holds."""
+    from .affinity.analyze import plan_units
+    from .compare import network_key, plan
+    from .rundir import CONFIG, load_run_config
+
+    if not (d / CONFIG).is_file():
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    try:
+        cfg = load_run_config(d)
+        taskset = load_data(cfg)
+        affinity = _optional_json(d / "affinity.json")
+        settings = (affinity or {}).get("settings") or {}
+        measures = settings.get("measures") or cfg.analyze.measures
+        exhaustive = bool(settings.get("exhaustive", cfg.analyze.exhaustive))
+        keys = {u.key for u in plan_units(cfg, taskset, list(measures), exhaustive)}
+        out["analyze"] = {"total": len(keys), "done": sum(store.has(k) for k in keys)}
+        groupings = _optional_json(d / "groupings.json")
+        if groupings is not None:
+            comparison = _optional_json(d / "comparison.json")
+            seeds = len(comparison["seeds"]) if comparison and comparison.get("seeds") else None
+            _alts, specs, _seeds = plan(cfg, taskset, groupings, affinity, seeds)
+            fp = taskset.fingerprint()
+            keys = {network_key(fp, sp, cfg) for sp in specs}
+            out["compare"] = {"total": len(keys), "done": sum(store.has(k) for k in keys)}
+    except (TaskgroupError, KeyError, TypeError, ValueError):
+        pass  # a status display: show what could be worked out
+    return out

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
-from .atomic import write_json, write_text
+from .atomic import remove_stale_temps, write_json, write_text
 from .config import Config, config_from_dict
 from .errors import RunDirError
 from .hashing import content_hash
@@ -39,6 +39,7 @@ def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: b
         raise RunDirError(f"{d}: exists and is not a directory")
     d.mkdir(parents=True, exist_ok=True)
     with RunLock(d, wait=wait):
+        _clear_temps(d)
         h = config_hash(cfg, data_fingerprint)
         with RunStore(d / STORE) as store:
             bound = store.get_meta("config_hash")
@@ -59,8 +60,15 @@ def open_existing(directory: str | Path, wait: float = 0.0) -> Iterator[tuple[Co
     if not (d / CONFIG).is_file():
         raise RunDirError(f"{d}: not a run directory (no {CONFIG}); run 'taskgroup analyze CONFIG --out {d}' first")
     with RunLock(d, wait=wait):
+        _clear_temps(d)
         with RunStore(d / STORE) as store:
             yield load_run_config(d), store
+
+
+def _clear_temps(d: Path) -> None:
+    """Remove temporary files left by a writer killed mid-write (we hold the lock: none is ours)."""
+    for folder in (d, d / "models", d / "figures"):
+        remove_stale_temps(folder)
 
 
 def load_run_config(directory: str | Path) -> Config:

@@ -65,7 +65,7 @@ def check_finite(losses: torch.Tensor, names: list[str], step: int) -> None:
     bad = ~torch.isfinite(losses)
     if bool(bad.any()):
         i = int(torch.nonzero(bad)[0])
-        raise TrainingError(f"task {names[i]!r}: loss became {float(losses[i])} at step {step}; "
+        raise TrainingError(f"task {names[i]!r}: loss became {float(losses[i].detach())} at step {step}; "
                             f"lower train.lr or check the task's targets")
 
 

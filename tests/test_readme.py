@@ -1,0 +1,119 @@
+"""Every example in the README runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from taskgroup.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", TEXT, flags=re.S)
+
+
+def _commands() -> list[str]:
+    lines = []
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            line = line.split("  #")[0].strip()
+            if line:
+                lines.append(line)
+    return lines
+
+
+def _cli(args: list[str], cwd: Path):
+    import os
+
+    runner = CliRunner()
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return runner.invoke(main, args, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_the_python_example_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (code,) = _blocks("python")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert (tmp_path / "runs" / "api-example" / "report.html").is_file()
+    assert namespace["model"].tasks
+
+
+def test_the_own_data_commands_run(tmp_path):
+    cmds = [c for c in _commands() if c.startswith("taskgroup ") and "my.toml" in c]
+    assert [c.split()[1] for c in cmds] == ["init", "check", "run"]
+    assert _cli(cmds[0].split()[1:], tmp_path).exit_code == 0
+    # the starter config trains for minutes; the test keeps its data and shortens the training
+    cfg = tmp_path / "my.toml"
+    text = cfg.read_text()
+    text = text.replace("[analyze]\n", "[analyze]\nsteps = 40\nprobe_steps = 40\nprobe_eval_every = 20\n")
+    text = text.replace("[model]\n", "[model]\n").replace("hidden = [64, 64]", "hidden = [16]")
+    text = text.replace("[compare]\nseeds = 3", "[compare]\nseeds = 2\nrandom_groupings = 1")
+    text += "\n[train]\nsteps = 60\neval_every = 20\n"
+    cfg.write_text(text)
+    for c in cmds[1:]:
+        result = _cli(c.split()[1:], tmp_path)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "runs" / "my" / "report.html").is_file()
+
+
+def test_the_minimal_csv_config_is_valid(tmp_path):
+    toml = next(b for b in _blocks("toml") if 'path = "table.csv"' in b)
+    (tmp_path / "cfg.toml").write_text(toml)
+    rng = __import__("numpy").random.default_rng(0)
+    rows = ["x0,x1,income,age"]
+    for i in range(60):
+        x0, x1 = rng.normal(size=2)
+        income = "" if i % 7 == 0 else str(int(x0 > 0))
+        rows.append(f"{x0:.4f},{x1:.4f},{income},{30 + 10 * x1:.2f}")
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    result = _cli(["check", "cfg.toml"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "income" in result.output and "binary" in result.output and "regression" in result.output
+
+
+def test_the_select_example_prints_the_contract(tmp_path):
+    (cmd,) = [c for c in _commands() if c.startswith("taskgroup select")]
+    doc = {"lower_is_better": True, "networks": [
+        {"tasks": ["s", "d"], "cost": 1.0, "scores": {"s": 0.078, "d": 0.18}},
+        {"tasks": ["s"], "cost": 1.0, "scores": {"s": 0.07}},
+        {"tasks": ["d"], "cost": 1.0, "scores": {"d": 0.2}}]}
+    (tmp_path / "scores.json").write_text(json.dumps(doc))
+    result = _cli(cmd.split()[1:], tmp_path)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["status"] == "optimal" and set(out) >= {"chosen", "assignment", "objective"}
+    assert out["objective"] == pytest.approx(0.07 + 0.18)
+
+
+def test_the_setup_commands_name_the_demo_and_the_tests():
+    setup, tests = _blocks("bash")[:2]
+    assert "taskgroup demo --quick" in setup and "torch==2.13.0" in setup
+    assert tests.strip() == "python3 -m pytest -q"
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert "\npython3 -m pytest -q\n" in ci
+
+
+@pytest.mark.slow
+def test_the_demo_runs_quickly(tmp_path):
+    """The README's main command, end to end (about three minutes on two cores)."""
+    result = subprocess.run([sys.executable, "-m", "taskgroup.cli", "demo", "--quick", "--out", str(tmp_path / "d"),
+                             "--quiet"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "report:" in result.stdout
+    for name in ("report.html", "report.md", "affinity.json", "groupings.json", "comparison.json"):
+        assert (tmp_path / "d" / name).is_file()
