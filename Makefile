@@ -19,4 +19,4 @@ bench-smoke:
 	$(PY) -m benchmarks --smoke
 
 reports:
-	$(PY) -m benchmarks.make_reports
+	$(PY) scripts/make_reports.py

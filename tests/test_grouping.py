@@ -241,3 +241,16 @@ def test_thirty_tasks_group_in_seconds():
     out = group(affinity_doc(matrix, names), max_groups=3)
     assert out["selection"]["status"] == "optimal"
     assert out["recommended"]["groups"] == [list(b) for b in blocks]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("partition", [True, False])
+def test_identical_tasks_share_the_recommended_group(seed, partition):
+    """Two copies of one task (same affinities to every other task, the highest with each other)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0, 0.3, (6, 6))
+    matrix[1, :], matrix[:, 1] = matrix[0, :], matrix[:, 0]
+    matrix[0, 1] = matrix[1, 0] = matrix.max() + 0.5
+    names = [f"t{i}" for i in range(6)]
+    out = group(affinity_doc(matrix, names), max_groups=1 + seed % 3, partition=partition)
+    assert out["recommended"]["assignment"]["t0"] == out["recommended"]["assignment"]["t1"]

@@ -49,7 +49,7 @@ window = 2
 probe_steps = 20
 probe_eval_every = 10
 [compare]
-seeds = 2
+seeds = 1
 random_groupings = 1
 alternatives = ["recommended", "single_task", "all_in_one", "random"]
 """

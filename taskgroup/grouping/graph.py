@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -28,6 +28,7 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import squareform
 
 Groups = tuple[tuple[str, ...], ...]
+Matrix = Sequence[Sequence[float]] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Proposal:
     k: int
 
 
-def symmetrise(M: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+def symmetrise(M: Matrix) -> np.ndarray:
     """S = (M + M^T) / 2 with missing (NaN) entries read as 0 and a zero diagonal."""
     matrix = np.nan_to_num(np.asarray(M, dtype=float), nan=0.0)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -49,7 +50,7 @@ def symmetrise(M: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     return sym
 
 
-def affinity_graph(M: Sequence[Sequence[float]] | np.ndarray, names: Sequence[str]) -> nx.Graph:
+def affinity_graph(M: Matrix, names: Sequence[str]) -> nx.Graph:
     """Tasks as nodes, every pair as an edge with ``weight`` = symmetrised signed affinity."""
     sym = symmetrise(M)
     if len(names) != sym.shape[0]:
@@ -62,7 +63,7 @@ def affinity_graph(M: Sequence[Sequence[float]] | np.ndarray, names: Sequence[st
     return graph
 
 
-def canonical(groups, names: Sequence[str]) -> Groups:
+def canonical(groups: Iterable[Iterable[str | int]], names: Sequence[str]) -> Groups:
     """Groups (of task names or indices) as names in task order, listed by their first task."""
     order = {t: i for i, t in enumerate(names)}
     named = [[names[i] if isinstance(i, (int, np.integer)) else i for i in g] for g in groups]
@@ -89,7 +90,7 @@ def _positive_graph(sym: np.ndarray, names: Sequence[str]) -> nx.Graph:
     return graph
 
 
-def modularity_proposals(M, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
+def modularity_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
     """Greedy modularity at exactly k = 2..max_k communities, plus Louvain's own partition."""
     sym = symmetrise(M)
     graph = _positive_graph(sym, names)
@@ -117,7 +118,7 @@ def _kmeans(points: np.ndarray, k: int, seed: int, restarts: int = 10) -> list[i
     return best if best is not None else list(range(len(points)))
 
 
-def spectral_proposals(M, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
+def spectral_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
     """Spectral clustering (Ng, Jordan and Weiss) into k = 2..max_k groups.
 
     The affinity is S shifted and scaled to [0, 1] (plus a tiny floor, so the graph is connected);
@@ -151,7 +152,7 @@ def spectral_proposals(M, names: Sequence[str], max_k: int, seed: int = 0) -> li
     return out
 
 
-def average_linkage(M) -> np.ndarray:
+def average_linkage(M: Matrix) -> np.ndarray:
     """scipy linkage matrix of average-linkage clustering over the distance max(S) - S."""
     sym = symmetrise(M)
     n = sym.shape[0]
@@ -163,7 +164,7 @@ def average_linkage(M) -> np.ndarray:
     return linkage(squareform(np.clip(distance, 0.0, None), checks=False), method="average")
 
 
-def hierarchical_proposals(M, names: Sequence[str], max_k: int) -> list[Proposal]:
+def hierarchical_proposals(M: Matrix, names: Sequence[str], max_k: int) -> list[Proposal]:
     """Average-linkage tree cut into exactly k = 2..max_k clusters."""
     n = len(names)
     if n < 2:
@@ -176,7 +177,7 @@ def hierarchical_proposals(M, names: Sequence[str], max_k: int) -> list[Proposal
     return out
 
 
-def linkage_dict(M, names: Sequence[str]) -> dict:
+def linkage_dict(M: Matrix, names: Sequence[str]) -> dict:
     """The dendrogram data for the report: scipy's linkage matrix with its labels and distance."""
     tree = average_linkage(M)
     return {
@@ -187,7 +188,7 @@ def linkage_dict(M, names: Sequence[str]) -> dict:
     }
 
 
-def propose(M, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
+def propose(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
     """Every proposal for k = 1..max_k: all-in-one, then modularity, spectral and hierarchical."""
     names = list(names)
     out = [Proposal(canonical([names], names), "all_in_one", 1)]

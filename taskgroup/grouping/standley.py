@@ -74,7 +74,7 @@ def load_table(path: str | Path) -> list[Network]:
     return networks
 
 
-def test_total(chosen: Sequence[int], test: Sequence[Network]) -> float:
+def score_on_test(chosen: Sequence[int], test: Sequence[Network]) -> float:
     """Score chosen networks on the test table: sum over tasks of the lowest test loss among them."""
     best: dict[str, float] = {}
     for n in chosen:
@@ -92,7 +92,7 @@ def selection_curve(
     out = []
     for budget in budgets:
         sel = select(selected_on, budget=budget, maximize=False)
-        out.append((sel, test_total(sel.chosen, test)))
+        out.append((sel, score_on_test(sel.chosen, test)))
     return out
 
 
