@@ -113,7 +113,6 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     """
     start = time.perf_counter()
     data = TaskData(taskset, names)
-    T = len(names)
     model = build_model(taskset, names, model_cfg, sharing="hard", seed=seed)
     shared = model.shared_parameters()
     heads = list(model.heads.parameters())

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
@@ -25,7 +24,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from ..batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
 from ..objectives import metric_value, predictions, row_loss
-from ..tasks import TRAIN, VAL, TaskSet
+from ..tasks import VAL, TaskSet
 from ..train import build_model
 from .pergrad import cosine_matrix
 
@@ -132,19 +131,33 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         mask[m, a] = 1.0
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
 
-    val_rows = torch.unique(torch.cat([data.rows[VAL][i] for i in range(T)]))
-    pos = torch.full((len(data.X),), -1, dtype=torch.long)
-    pos[val_rows] = torch.arange(len(val_rows))
-    x_val = data.X[val_rows]
+    # each probe is evaluated on the validation rows of its own tasks only, padded to one length
+    segments: list[dict[int, tuple[int, int]]] = []
+    row_lists = []
+    for a in active:
+        rows, seg, start = [], {}, 0
+        for t in a:
+            r = data.rows[VAL][t]
+            rows.append(r)
+            seg[t] = (start, start + len(r))
+            start += len(r)
+        segments.append(seg)
+        row_lists.append(torch.cat(rows))
+    L = max(len(r) for r in row_lists)
+    val_idx = torch.stack([torch.cat([r, r[:1].expand(L - len(r))]) for r in row_lists])  # (M, L)
+    val_w = torch.zeros(M, L, T)
+    for m, seg in enumerate(segments):
+        for t, (a0, a1) in seg.items():
+            val_w[m, a0:a1, t] = 1.0 / (a1 - a0)
+    x_val = data.X[val_idx]
+    val_targets = [y[val_idx] for y in data.targets]
+
+    def val_outputs() -> list[torch.Tensor]:
+        with torch.no_grad():
+            return stack.decode(stack.encode(x_val))
 
     def val_losses() -> torch.Tensor:
-        with torch.no_grad():
-            outs = stack.decode(stack.encode(x_val, shared_input=True))
-        cols = []
-        for t in range(T):
-            r = data.rows[VAL][t]
-            cols.append(row_loss(data.tasks[t], outs[t][:, pos[r]], data.targets[t][r].expand(M, -1)).mean(1))
-        return torch.stack(cols, dim=1)  # (M, T)
+        return (data.row_losses(val_outputs(), val_targets) * val_w).sum(1)  # (M, T)
 
     base = val_losses().clamp_min(1e-8)
     best = torch.full((M,), float("inf"))
@@ -152,7 +165,12 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     bad = torch.zeros(M, dtype=torch.long)
     frozen = torch.zeros(M, dtype=torch.bool)
     best_params = stack.snapshot()
-    cos_sum = torch.zeros(M, T, T)
+    K = max(len(a) for a in active)
+    slot_onehot = torch.zeros(K, M, T)
+    for m, a in enumerate(active):
+        for k, t in enumerate(a):
+            slot_onehot[k, m, t] = 1.0
+    cos_sum = torch.zeros(M, K, K)
     cos_n = 0
     multi = [m for m in range(M) if len(active[m]) > 1]
     shared_keys = list(stack.enc)
@@ -167,14 +185,17 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         total = losses.sum()
         measure = multi and (step - 1) % cfg.every == 0
         if measure:
-            # per-task gradients of every probe's shared encoder, in one batched pass through z
-            eye = torch.eye(T)
-            (dz,) = torch.autograd.grad(losses.sum(0), z, grad_outputs=eye, is_grads_batched=True, retain_graph=True)
+            # per-task gradients of every probe's shared encoder for its own tasks only (slot k = the
+            # probe's k-th task), in one batched pass through the shared features z
+            slot_losses = torch.stack([(losses * slot_onehot[k]).sum(1) for k in range(K)])  # (K, M)
+            (dz,) = torch.autograd.grad(slot_losses.sum(1), z, grad_outputs=torch.eye(K), is_grads_batched=True,
+                                        retain_graph=True)
             g = torch.autograd.grad(z, [stack.enc[k] for k in shared_keys], grad_outputs=dz,
                                     is_grads_batched=True, retain_graph=True)
-            flat = torch.cat([x.reshape(T, M, -1) for x in g], dim=2)  # (T, M, P)
+            flat = torch.cat([x.reshape(K, M, -1) for x in g], dim=2)  # (K, M, P)
             for m in multi:
-                cos_sum[m] += cosine_matrix(flat[:, m])
+                k = len(active[m])
+                cos_sum[m][:k, :k] += cosine_matrix(flat[:k, m])
             cos_n += 1
         opt.zero_grad(set_to_none=True)
         total.backward()
@@ -196,21 +217,23 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     with torch.no_grad():
         for k, v in best_params.items():
             (stack.enc if k in stack.enc else stack.head)[k].copy_(v)
-        outs = stack.decode(stack.encode(x_val, shared_input=True))
+    outs = val_outputs()
     seconds = time.perf_counter() - start
     records = []
     for m, sp in enumerate(specs):
         val, vloss = {}, {}
         for t in active[m]:
             r = data.rows[VAL][t]
-            o = outs[t][m, pos[r]]
+            a0, a1 = segments[m][t]
+            o = outs[t][m, a0:a1]
             task = data.tasks[t]
             score = predictions(task, o)
             if task.kind == "regression":
                 score = score * data.std[t] + data.mean[t]
             val[names[t]] = metric_value(task, data.raw_targets[t][r.numpy()], score)
             vloss[names[t]] = float(row_loss(task, o, data.targets[t][r]).mean())
-        cos = (cos_sum[m] / max(cos_n, 1))[np.ix_(active[m], active[m])] if m in multi else torch.ones(1, 1)
+        k = len(active[m])
+        cos = (cos_sum[m][:k, :k] / max(cos_n, 1)) if m in multi else torch.ones(1, 1)
         records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_loss": vloss,
                         "best_step": int(best_step[m]), "cosine": cos.tolist(), "seconds": seconds / M})
     return records

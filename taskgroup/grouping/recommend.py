@@ -149,22 +149,9 @@ def group(
     for p in proposals:
         _add(candidates, p.groups, p.method, names, scoring, source.name, cost_of, budget)
 
-    index = {t: i for i, t in enumerate(names)}
-    clusters = [[index[t] for t in g] for p in proposals for g in p.groups]
-    pool = candidate_pool(n, scoring.scores, clusters)
-    if scoring.measured is not None:
-        pool = sorted(set(pool) | {tuple(sorted(index[t] for t in s["tasks"])) for s in doc["subsets"]},
-                      key=lambda g: (len(g), g))
-    networks = [
-        Network(tuple(names[i] for i in g), cost_of(g), {names[i]: s for i, s in scoring.scores(g).items()})
-        for g in pool
-    ]
     selection_bound = max_groups if max_groups is not None else (None if budget is not None else k_max)
-    chosen = select(networks, tasks=names, budget=budget, max_networks=selection_bound,
-                    partition=partition, maximize=True, time_limit=time_limit)
-    picked = [networks[c].tasks for c in chosen.chosen]
-    groups = _canonical_overlapping(picked, names)
-    served = {t: groups.index(networks[chosen.assignment[t]].tasks) for t in names}
+    chosen, groups, served, pool_size = _select_over_pool(
+        doc, scoring, proposals, cost_of, budget, selection_bound, partition, time_limit)
     _add(candidates, groups, "selection", names, scoring, source.name, cost_of, budget, served)
 
     ordered = list(candidates.values())
@@ -180,7 +167,7 @@ def group(
             "objective": chosen.objective,
             "mean_objective": chosen.objective / n,
             "cost": chosen.cost,
-            "pool_size": len(pool),
+            "pool_size": pool_size,
             "partition": bool(partition),
         },
         "settings": {
@@ -196,6 +183,26 @@ def group(
             "seed": seed,
         },
     }
+
+
+def _select_over_pool(doc, scoring, proposals, cost_of, budget, max_networks, partition, time_limit):
+    """Exact selection over the candidate pool (plus every measured subset); returns the
+    selection, its groups in canonical order, the group serving each task, and the pool size."""
+    names = doc["tasks"]
+    index = {t: i for i, t in enumerate(names)}
+    clusters = [[index[t] for t in g] for p in proposals for g in p.groups]
+    pool = set(candidate_pool(len(names), scoring.scores, clusters))
+    pool |= {tuple(sorted(index[t] for t in s["tasks"])) for s in doc["subsets"] or []}
+    pool = sorted(pool, key=lambda g: (len(g), g))
+    networks = [
+        Network(tuple(names[i] for i in g), cost_of(g), {names[i]: s for i, s in scoring.scores(g).items()})
+        for g in pool
+    ]
+    chosen = select(networks, tasks=names, budget=budget, max_networks=max_networks,
+                    partition=partition, maximize=True, time_limit=time_limit)
+    groups = _canonical_overlapping([networks[c].tasks for c in chosen.chosen], names)
+    served = {t: groups.index(networks[chosen.assignment[t]].tasks) for t in names}
+    return chosen, groups, served, len(pool)
 
 
 def _cost_function(doc: dict, names: list[str]):

@@ -1,0 +1,395 @@
+"""``python -m benchmarks [--smoke] [--out DIR] [--only NAMES]``: run the suite, write RESULTS.md.
+
+Each benchmark runs in its own process (its JSON lines are collected, its stderr logged under
+``OUT/logs/``); one that fails or is skipped leaves a row that says so. Writes ``OUT/results.json``
+(every JSON line, by benchmark), ``OUT/RESULTS.md`` (one row per figure: what was measured,
+taskgroup's figure, the baseline or anchor figure on the same work, their ratio, the target and
+whether it is met, the machine) and ``OUT/quality_vs_cost.png``. ``OUT`` defaults to this folder
+for the full suite; ``--smoke`` (tiny sizes, seconds per benchmark, what CI runs) defaults to a new
+temporary folder so that the committed results are never overwritten by a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ._common import ROOT, emit, machine, run_module, set_threads
+
+# (name, module, full-run timeout in seconds); the issue-3 benchmarks first
+SUITE: tuple[tuple[str, str, int], ...] = (
+    ("probe_speed", "benchmarks.probe_speed", 1800),
+    ("affinity_overhead", "benchmarks.affinity_overhead", 1200),
+    ("measure_cost", "benchmarks.measure_cost", 900),
+    ("scaling", "benchmarks.scaling", 1500),
+    ("selection_parity", "benchmarks.selection_parity", 300),
+    ("selection_scale", "benchmarks.selection_scale", 600),
+    ("grouping_quality", "benchmarks.grouping_quality", 1800),
+    ("regret", "benchmarks.regret", 2400),
+)
+SMOKE_TIMEOUT = 300
+Row = dict[str, Any]
+
+
+def _f(x: Any, unit: str = "", digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, str):
+        return x
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    v = float(x)
+    if abs(v) >= 100:
+        s = f"{v:,.0f}"
+    elif abs(v) >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.{digits}g}"
+    return s + unit
+
+
+def _status(ok: bool | None) -> str:
+    return "info" if ok is None else ("pass" if ok else "**miss**")
+
+
+def _row(section: str, what: str, ours: Any, base: Any = None, ratio: Any = None, target: str = "",
+         ok: bool | None = None, note: str = "") -> Row:
+    return {"section": section, "what": what, "taskgroup": ours, "baseline": base, "ratio": ratio,
+            "target": target, "status": _status(ok), "note": note}
+
+
+def _one(lines: list[dict[str, Any]], name: str, **match: Any) -> dict[str, Any] | None:
+    for r in lines:
+        if r.get("benchmark") == name and all(r.get(k) == v for k, v in match.items()):
+            return r
+    return None
+
+
+# -- rows per benchmark -----------------------------------------------------------------------------
+
+def rows_probe_speed(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "probe_speed")
+    if not r:
+        return []
+    how = "extrapolated from " + str(r["sequential_probes_timed"]) if r.get("sequential_extrapolated") else "all"
+    return [_row("speed", f"Probe training, {r['tasks']} tasks: {r['singles']} singles + {r['pairs']} pairs, "
+                 f"{r['probe_steps']} steps each, width {r['probe_width']}: batched (one stacked network) vs one "
+                 f"network at a time ({how} probes timed)",
+                 _f(r["batched_s"], " s"), _f(r["sequential_s"], " s"), _f(r["ratio"], "x"), r["target"] + "x",
+                 r["pass"], f"max abs difference of results {r['max_abs_diff']:.2g}; same best step "
+                 f"{r['same_best_step']}")]
+
+
+def rows_overhead(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "affinity_overhead")
+    if not r:
+        return []
+    s = r["schedule"]
+    sched = f"steps {s['steps']}, every {s['every']}, window {s['window']}, phase {s['phase']}"
+    out = [_row("speed", f"One-run affinities (gradient cosine + lookahead, {sched}) vs the same joint training "
+                f"without measurement, {r['tasks']} tasks", _f(r["measured_s"], " s"), _f(r["plain_s"], " s"),
+                _f(r["ratio"], "x"), r["ratio_target"] + "x", r["ratio_pass"],
+                f"median of {len(r['measured_runs_s'])} interleaved runs each")]
+    if "vs_probes" in r:
+        out.append(_row("speed", f"One run vs the full pairwise probe set at the same data ({r['probes']} probes: "
+                        f"{r['probe_seeds']} seeds, {r['probe_steps']} steps, early stopping, batched)",
+                        _f(r["measured_s"], " s"), _f(r["probes_s"], " s"), _f(r["vs_probes"], "x"),
+                        r["vs_probes_target"] + "x", r["vs_probes_pass"],
+                        "TAG reports 11.6x over Standley et al. on Taskonomy"))
+    ra = r["rank_agreement"]
+    for m in ("gradient_cosine", "lookahead"):
+        out.append(_row("fidelity", f"Rank agreement (Spearman, off-diagonal) of {m} on the default schedule with "
+                        f"measuring at every step (every 1, window 1), mean over seeds {r['rank_seeds']}",
+                        _f(ra[m]), "every-step matrix", "", r["rank_target"], ra[m] >= 0.9,
+                        "per seed: " + ", ".join(_f(v) for v in r["rank_agreement_per_seed"][m])))
+    out.append(_row("fidelity", "Rank agreement, minimum over measures", _f(ra["min"]), "", "", r["rank_target"],
+                    r["rank_pass"]))
+    return out
+
+
+def rows_cost(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "measure_cost")
+    if not r:
+        return []
+    d = r["data"]
+    data = f"{r['tasks']} tasks ({d['n_clusters']}x{d['tasks_per_cluster']} synthetic)"
+    pairs = r["measures"].get("transfer", {}).get("seconds")
+    exh = r["measures"].get("exhaustive", {}).get("seconds")
+    out = []
+    for m, v in r["measures"].items():
+        if m in ("exhaustive",):
+            continue
+        out.append(_row("cost", f"Cost of {m} at {data}; baseline: pairwise probes / exhaustive subsets "
+                        f"({r['measures'].get('exhaustive', {}).get('trainings', '?')} trainings)",
+                        _f(v["seconds"], " s"), f"{_f(pairs, ' s')} / {_f(exh, ' s')}",
+                        f"{_f(v['pairs_over_this'], 'x')} / {_f(v['exhaustive_over_this'], 'x')}", "", None,
+                        f"x = times cheaper; {_f(v['over_plain'], 'x')} plain training"))
+    for m, v in r["measures"].items():
+        if m in ("probe_cosine",):
+            continue
+        out.append(_row("memory", f"Peak resident memory of {m} at {data} (own process)",
+                        _f(v["peak_rss_mb"], " MiB"), "", "", "", None,
+                        f"+{_f(v['peak_increment_mb'], ' MiB')} over the process before the run"))
+    return out
+
+
+def rows_scaling(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "scaling")
+    if not r:
+        return []
+    out = []
+    for p in r["points"]:
+        sel = "; ".join(f"group from {m}: " + (_f(v.get("seconds"), " s") if "seconds" in v else
+                                                 v.get("skipped") or v.get("error", "?"))
+                        for m, v in p["selection"].items())
+        out.append(_row("scaling", f"N = {p['tasks']}: one-run affinities vs pairwise probes ({p['probes']} probes, "
+                        f"{p['probe_steps']} steps, 1 seed)", _f(p["one_run_s"], " s"), _f(p["probes_s"], " s"),
+                        _f(p["probes_s"] / p["one_run_s"], "x"), "", None, sel))
+    g = r["growth_exponent"]
+    out.append(_row("scaling", f"Growth exponent b of time ~ N^b, N = {r['sizes']}: one-run vs pairwise probes",
+                    _f(g["one_run"]), _f(g["probes"]), "", "", None,
+                    "selection (group): " + ", ".join(f"{k[10:]} {_f(v)}" for k, v in g.items()
+                                                      if k.startswith("selection_"))))
+    return out
+
+
+def rows_parity(lines: list[dict[str, Any]]) -> list[Row]:
+    out = []
+    for r in lines:
+        if r.get("benchmark") != "selection_parity":
+            continue
+        if r.get("skipped"):
+            return [_row("parity", "Standley et al. selection curves", "skipped", note=r.get("reason", ""))]
+        out.append(_row("parity", f"Standley et al. setting {r['setting']}, {r['method']}: max abs error of the "
+                        f"test-loss totals over budgets 1-5", _f(r["max_abs_error"], digits=2), "published curve", "",
+                        f"<= {r['tolerance']:g}", r["within_tolerance"],
+                        f"solver {_f(r['solver_seconds'], ' s')} for {len(r['budgets'])} budgets"))
+    return out
+
+
+def rows_selection_scale(lines: list[dict[str, Any]]) -> list[Row]:
+    s = next((r for r in lines if r.get("benchmark") == "selection_scale" and r.get("summary")), None)
+    if not s:
+        return []
+    pts = [r for r in lines if r.get("benchmark") == "selection_scale" and not r.get("summary")]
+    note = "group() s by N: " + ", ".join(f"{p['n_tasks']}: {_f(p['group_s'])}" for p in pts)
+    if "measured_seconds" not in s:
+        return [_row("scaling", "Selection at scale (random block affinities)", "", note=note)]
+    return [_row("scaling", "group() on a 30-task lookahead matrix (proposals, pool, exact selection)",
+                 _f(s["measured_seconds"], " s"), "", "", f"< {s['target_seconds']:g} s", s["meets_target"],
+                 note + f"; growth exponent {_f(s['growth_exponent_group'])}")]
+
+
+def rows_quality(lines: list[dict[str, Any]]) -> list[Row]:
+    out = []
+    p = _one(lines, "planted_recovery")
+    if p and p.get("skipped"):
+        out.append(_row("quality", "Planted-cluster recovery", "skipped", note=p["skipped"]))
+    elif p:
+        d = p["data"]
+        anchor = p["measures"].get("transfer", {}).get("ari_mean")
+        for m, v in p["measures"].items():
+            vals = ", ".join(_f(x, digits=2) for x in v["ari_values"])
+            out.append(_row("quality", f"Planted-cluster recovery ARI from {m} ({d['n_clusters']}x"
+                            f"{d['tasks_per_cluster']} synthetic, own rows, group max_groups={p['max_groups']}), "
+                            f"mean over {len(p['seeds'])} seeds", _f(v["ari_mean"]),
+                            _f(anchor) + " (pairwise gains)" if m != "transfer" else "", "", "", None,
+                            f"seeds: {vals}; within-minus-across affinity {_f(v['within_minus_across_mean'])}"
+                            + (f"; errors: {v['errors']}" if v["errors"] else "")))
+        for m, v in p["spearman_vs_transfer"].items():
+            out.append(_row("quality", f"Spearman of {m} with the measured pairwise gains (planted sets)",
+                            _f(v["mean"]), "", "", "", None, "per seed: " + ", ".join(_f(x) for x in v["values"])))
+    lm = _one(lines, "landmine_recovery")
+    if lm and lm.get("skipped"):
+        out.append(_row("quality", "Landmine split recovery", "skipped", note=lm["skipped"]))
+    elif lm:
+        for m, v in lm["measures"].items():
+            out.append(_row("quality", f"Landmine split recovery ARI from {m} (29 fields, group max_groups=2)",
+                            _f(v.get("ari")), "", "", ">= 0.8", None if v.get("ari") is None else v["ari"] >= 0.8,
+                            v.get("error", f"groups of sizes {[len(g) for g in v['groups']]}")))
+        if lm.get("transfer_skipped"):
+            out.append(_row("quality", "Landmine split recovery ARI from transfer", "skipped",
+                            note=lm["transfer_skipped"]))
+    return out
+
+
+def rows_regret(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "regret")
+    if not r:
+        return []
+    if r.get("skipped"):
+        return [_row("quality", "Regret against the oracle", "skipped", note=r["skipped"])]
+    out = []
+    s = r["summary"]
+    rnd = s.get("random", {}).get("regret_pct_mean")
+    sets = ", ".join(x for x in r["sets"] if x not in r["skipped"])
+    for m in ("gradient_cosine", "lookahead", "transfer", "probe_cosine", "subsets"):
+        v = s.get(m)
+        if not v or v["regret_pct_mean"] is None:
+            continue
+        out.append(_row("quality", f"Regret of the grouping recommended from {m} vs the oracle (best partition, "
+                        f"all subsets trained), % of the oracle's test total, worst over sets ({sets})",
+                        _f(v["regret_pct_max"], " %"), _f(rnd, " %") + " (random, mean)", "",
+                        f"<= {r['target_pct']:g} %", v["pass"], f"mean over sets {_f(v['regret_pct_mean'], ' %')}"))
+    for ref in ("all_in_one", "single_task"):
+        v = s.get(ref)
+        if v and v["regret_pct_mean"] is not None:
+            out.append(_row("quality", f"Regret of {ref} vs the oracle, worst over sets", _f(v["regret_pct_max"], " %"),
+                            "", "", "", None, f"mean {_f(v['regret_pct_mean'], ' %')}"))
+    for name, why in r["skipped"].items():
+        out.append(_row("quality", f"Regret on {name}", "skipped", note=why))
+    return out
+
+
+ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
+    "probe_speed": rows_probe_speed, "affinity_overhead": rows_overhead, "measure_cost": rows_cost,
+    "scaling": rows_scaling, "selection_parity": rows_parity, "selection_scale": rows_selection_scale,
+    "grouping_quality": rows_quality, "regret": rows_regret,
+}
+
+
+# -- plot and report --------------------------------------------------------------------------------
+
+def plot(results: dict[str, Any], path: Path) -> bool:
+    """Quality versus cost, one point per measure: planted ARI and regret against analysis seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = {name: b["lines"] for name, b in results["benchmarks"].items()}
+    planted = _one(lines.get("grouping_quality", []), "planted_recovery")
+    regret = _one(lines.get("regret", []), "regret")
+    panels = []
+    if planted and "measures" in planted:
+        pts = {m: (v["seconds_mean"], v["ari_mean"]) for m, v in planted["measures"].items()
+               if v.get("seconds_mean") and v.get("ari_mean") is not None}
+        panels.append(("Planted clusters: ARI (higher is better)", "ARI", pts))
+    if regret and "summary" in regret:
+        pts = {m: (v["analysis_seconds_mean"], v["regret_pct_mean"]) for m, v in regret["summary"].items()
+               if isinstance(v, dict) and v.get("analysis_seconds_mean") and v.get("regret_pct_mean") is not None}
+        panels.append(("N = 4 sets: regret vs oracle (lower is better)", "regret, % of oracle total", pts))
+    panels = [p for p in panels if p[2]]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (title, ylabel, pts) in zip(axes[0], panels):
+        for m, (x, y) in pts.items():
+            ax.scatter([x], [y], s=50)
+            ax.annotate(m, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlabel("analysis time per task set, s (log scale)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _cell(x: Any) -> str:
+    return str(x if x not in (None, "") else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render(results: dict[str, Any], rows: list[Row], plotted: bool) -> str:
+    m = results["machine"]
+    mach = f"{m['cores']} cores, torch {m['torch']}"
+    head = ["# taskgroup benchmark results", "",
+            f"Generated by `python -m benchmarks{' --smoke' if results['smoke'] else ''}` on "
+            f"{results['started']} in {results['seconds'] / 60:.1f} min.",
+            f"Machine: {m['cores']} usable cores ({m['cpu']}), torch {m['torch']}, Python {m['python']}, "
+            f"torch threads {m['torch_threads']} (set explicitly; the pipeline's `analyze` and `compare` units run "
+            f"with 1 thread each, as the CLI does). Load average at start {m['loadavg_1m']}, at end "
+            f"{results['machine_end']['loadavg_1m']}: the machine was shared with other work, so absolute seconds "
+            "are slower than on an idle machine; ratios come from interleaved or back-to-back runs in one process.",
+            "", "Every figure below comes from `results.json` (all JSON lines of every benchmark). "
+            "x = times; pass/miss compares with the issue's target.", ""]
+    table = ["| section | what was measured | taskgroup | baseline / anchor (same work) | ratio | target | result "
+             "| machine | notes |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append("| " + " | ".join(_cell(r[k]) for k in ("section", "what", "taskgroup", "baseline", "ratio",
+                                                                  "target", "status")) + f" | {mach} | {_cell(r['note'])} |")
+    misses = [r for r in rows if r["status"] == "**miss**"]
+    body = head + table + [""]
+    if plotted:
+        body += ["## Quality versus cost", "",
+                 "One point per measure: the analysis time it needs (one-run measures share one joint training; "
+                 "transfer and probe cosine share the pair probes; subsets = every subset trained) against the "
+                 "quality of the grouping it recommends.", "", "![quality versus cost](quality_vs_cost.png)", ""]
+    body += ["## Targets missed", ""]
+    body += [f"- {r['what']}: {r['taskgroup']} (target {r['target']})" for r in misses] or ["- none"]
+    failed = {n: b for n, b in results["benchmarks"].items() if b["exit_code"] != 0}
+    if failed:
+        body += ["", "## Benchmarks that did not finish", ""]
+        body += [f"- {n}: exit code {b['exit_code']} after {b['seconds']:.0f} s (log: logs/{n}.log)"
+                 for n, b in failed.items()]
+    body += ["", "## Sizes", "", *results["sizes"], ""]
+    return "\n".join(body)
+
+
+SIZES_TEXT = [
+    "- probe_speed: synthetic 2x5 = 10 tasks, 300 own rows each; 55 probes (10 singles, 45 pairs), one seed, "
+    "default width 0.5 and 300 steps, early stopping off so both paths train equal steps.",
+    "- affinity_overhead: the same 10 tasks; `[analyze]` defaults (200 steps, every 10, window 5, phase 0.5); "
+    "3 interleaved timing repeats; rank agreement over seeds 0-2; probes at their defaults (2 seeds, 110 probes).",
+    "- measure_cost: synthetic 2x3 = 6 tasks (63 subsets), `[analyze]` defaults, every item in its own process.",
+    "- scaling: synthetic with N/5 clusters of 5 tasks, N = 5, 10, 20, 40; joint run at the defaults; pair probes "
+    "at 50 steps, one seed (every N the same steps, so the growth is comparable).",
+    "- grouping_quality: synthetic 3x3 = 9 tasks, own rows, seeds 0-4, `analyze` at the defaults; Landmine: the "
+    "one-run measures at the defaults (its 870 pair probes are left out for time).",
+    "- regret: 4-task sets (synthetic 2x2; digits is_3, is_5, is_1, is_7; SARCOS torques 1-4 on 2,000 rows); "
+    "`analyze --exhaustive` at the defaults; compare over 2 seeds with 400 training steps, 3 random groupings.",
+]
+SMOKE_SIZES = ["- smoke: every benchmark at tiny sizes (2-6 tasks, 5-20 steps); the figures test the plumbing only."]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--smoke", action="store_true", help="tiny sizes (what CI runs); writes to a temp folder")
+    p.add_argument("--out", default=None, help="where RESULTS.md, results.json and the plot go")
+    p.add_argument("--only", default=None, help="comma-separated benchmark names: " + ", ".join(n for n, *_ in SUITE))
+    p.add_argument("--threads", type=int, default=None, help="torch threads per benchmark (default: all cores)")
+    a = p.parse_args(argv)
+    out = Path(a.out) if a.out else (Path(tempfile.mkdtemp(prefix="taskgroup-bench-")) if a.smoke else ROOT)
+    out.mkdir(parents=True, exist_ok=True)
+    set_threads(a.threads)
+    chosen = [s for s in SUITE if not a.only or s[0] in a.only.split(",")]
+    args = (["--smoke"] if a.smoke else []) + (["--threads", str(a.threads)] if a.threads else [])
+    start = time.perf_counter()
+    results: dict[str, Any] = {"smoke": a.smoke, "started": dt.datetime.now().isoformat(timespec="seconds"),
+                               "machine": machine(), "benchmarks": {}}
+    for name, module, timeout in chosen:
+        print(f"[benchmarks] {name} ...", file=sys.stderr, flush=True)
+        code, lines, secs = run_module(module, args, timeout=SMOKE_TIMEOUT if a.smoke else timeout,
+                                       log=out / "logs" / f"{name}.log")
+        results["benchmarks"][name] = {"module": module, "exit_code": code, "seconds": secs, "lines": lines}
+        print(f"[benchmarks] {name}: exit {code} in {secs:.0f} s", file=sys.stderr, flush=True)
+        for line in lines:
+            emit(line)
+    results["seconds"] = time.perf_counter() - start
+    results["machine_end"] = machine()
+    results["sizes"] = SMOKE_SIZES if a.smoke else SIZES_TEXT
+    rows: list[Row] = []
+    for name, b in results["benchmarks"].items():
+        try:
+            rows += ROW_BUILDERS[name](b["lines"])
+        except Exception as exc:  # a malformed record must not lose the others
+            rows.append(_row(name, f"{name}: could not read its output", "error", note=f"{type(exc).__name__}: {exc}"))
+    results["rows"] = rows
+    plotted = plot(results, out / "quality_vs_cost.png")
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(render(results, rows, plotted), encoding="utf-8")
+    print(f"[benchmarks] wrote {out / 'RESULTS.md'} and {out / 'results.json'}", file=sys.stderr, flush=True)
+    failed = [n for n, b in results["benchmarks"].items() if b["exit_code"] != 0]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

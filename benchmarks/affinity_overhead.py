@@ -1,0 +1,165 @@
+"""Cost and fidelity of the one-run affinities (issue 3).
+
+On the built-in synthetic data with 10 tasks (2 planted clusters x 5 tasks, own rows per task):
+
+- ``ratio``: a joint training that measures gradient cosine and lookahead on the default schedule
+  (``[analyze]`` defaults: every, window, phase, steps) over the same training without measurement
+  (``joint_run(measures=())``); median over ``--repeats`` interleaved runs.
+- ``vs_probes``: the full pairwise probe set at the same data (singles and pairs, the default probe
+  seeds, width, steps and early stopping, batched in chunks of 64 as ``analyze`` plans them) over the
+  one measured run.
+- ``rank_agreement``: per measure, the Spearman correlation over off-diagonal entries between the
+  default schedule's matrix and the matrix from measuring at every step (every = 1, window = 1, the
+  same steps and phase, the same seed); averaged over ``--seeds``; ``min`` over measures.
+
+``--explore`` also runs a grid of schedules and prints one JSON line per schedule with its ratio and
+rank agreement (against the every-step reference with the same steps and phase).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from typing import Any, Sequence
+
+from ._common import Timer, base_parser, emit, load, machine, peak_rss_mb, set_threads, spearman_offdiag
+
+TARGETS = {"ratio": 1.5, "vs_probes": 20.0, "rank_agreement": 0.9}
+MEASURES = ("gradient_cosine", "lookahead")
+
+
+def _timed_joint(taskset, names, cfg, model, seed: int, measures: tuple[str, ...]) -> tuple[float, dict[str, Any]]:
+    from taskgroup.affinity.joint import joint_run
+
+    with Timer() as t:
+        res = joint_run(taskset, names, cfg, model, seed=seed, measures=measures, keep_records=False)
+    return t.seconds, res
+
+
+def agreement(taskset, names, cfg, model, seed: int, default: dict[str, Any] | None = None,
+              reference: dict[str, Any] | None = None) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
+    """Spearman per measure between ``cfg``'s matrices and every-step measurement, same seed."""
+    if default is None:
+        _, default = _timed_joint(taskset, names, cfg, model, seed, MEASURES)
+    if reference is None:
+        _, reference = _timed_joint(taskset, names, replace(cfg, every=1, window=1), model, seed, MEASURES)
+    rho = {m: spearman_offdiag(default[m]["matrix"], reference[m]["matrix"]) for m in MEASURES}
+    return rho, default, reference
+
+
+def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequence[int] = (0,), repeats: int = 3,
+        probes: bool = True, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Measure ratio, vs_probes and rank agreement; see the module docstring."""
+    from taskgroup.affinity.analyze import probe_specs, transfer_matrices
+    from taskgroup.affinity.probes import ProbeSpec, train_probes
+    from taskgroup.config import AnalyzeConfig, ModelConfig
+
+    data_seed = seeds[0]
+    taskset = load("synthetic", {"n_clusters": clusters, "tasks_per_cluster": per_cluster,
+                                 "rows_per_task": rows, "seed": data_seed}, seed=data_seed)
+    names = taskset.task_names
+    cfg = replace(AnalyzeConfig(), **(overrides or {}))
+    model = ModelConfig()
+
+    plain_s, measured_s = [], []
+    measured: dict[str, Any] = {}
+    for r in range(repeats):  # interleaved, alternating order, so that load drift hits both alike
+        order = (False, True) if r % 2 == 0 else (True, False)
+        for with_measures in order:
+            secs, res = _timed_joint(taskset, names, cfg, model, data_seed, MEASURES if with_measures else ())
+            (measured_s if with_measures else plain_s).append(secs)
+            if with_measures:
+                measured = res
+    plain, meas = statistics.median(plain_s), statistics.median(measured_s)
+
+    per_seed: dict[str, list[float]] = {m: [] for m in MEASURES}
+    for k, s in enumerate(seeds):
+        rho, _, _ = agreement(taskset, names, cfg, model, s, default=measured if k == 0 else None)
+        for m in MEASURES:
+            per_seed[m].append(rho[m])
+    rank = {m: statistics.fmean(v) for m, v in per_seed.items()}
+
+    out: dict[str, Any] = {
+        "benchmark": "affinity_overhead", "tasks": len(names),
+        "schedule": {k: getattr(cfg, k) for k in ("steps", "every", "window", "phase", "batch_size", "lookahead_lr")},
+        "measured_steps": measured["gradient_cosine"]["n"] * cfg.window if measured else None,
+        "plain_s": plain, "measured_s": meas, "plain_runs_s": plain_s, "measured_runs_s": measured_s,
+        "ratio": meas / plain, "ratio_target": f"<= {TARGETS['ratio']:g}", "ratio_pass": meas / plain <= TARGETS["ratio"],
+        "rank_agreement": {**rank, "min": min(rank.values())}, "rank_agreement_per_seed": per_seed,
+        "rank_seeds": list(seeds), "rank_target": f">= {TARGETS['rank_agreement']:g}",
+        "rank_pass": min(rank.values()) >= TARGETS["rank_agreement"],
+    }
+    if probes:
+        specs = [ProbeSpec(t, s) for t, s in probe_specs(names, cfg.probe_seeds, data_seed, False)]
+        with Timer() as tp:
+            records = train_probes(taskset, specs, cfg, model, batched=True, max_stack=64)
+        transfer, probe_cos = transfer_matrices(records, taskset)
+        out.update({
+            "probes": len(specs), "probe_seeds": cfg.probe_seeds, "probe_steps": cfg.probe_steps,
+            "probes_s": tp.seconds, "vs_probes": tp.seconds / meas,
+            "vs_probes_target": f">= {TARGETS['vs_probes']:g}", "vs_probes_pass": tp.seconds / meas >= TARGETS["vs_probes"],
+            "spearman_vs_transfer": {m: spearman_offdiag(measured[m]["matrix"], transfer.matrix) for m in MEASURES}
+            | {"probe_cosine": spearman_offdiag(probe_cos.matrix, transfer.matrix)},
+        })
+    out["pass"] = bool(out["ratio_pass"] and out["rank_pass"] and out.get("vs_probes_pass", True))
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["machine"] = machine()
+    return out
+
+
+GRID: tuple[dict[str, Any], ...] = (
+    {}, {"window": 10}, {"every": 5, "window": 5}, {"every": 20, "window": 10}, {"every": 20, "window": 5},
+    {"window": 1}, {"phase": 1.0}, {"phase": 1.0, "window": 10}, {"phase": 0.25}, {"steps": 400},
+)
+
+
+def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seed: int = 0,
+            grid: Sequence[dict[str, Any]] = GRID) -> list[dict[str, Any]]:
+    """Ratio and rank agreement for each schedule in ``grid`` (one timing each, plain run shared per steps)."""
+    from taskgroup.config import AnalyzeConfig, ModelConfig
+
+    taskset = load("synthetic", {"n_clusters": clusters, "tasks_per_cluster": per_cluster,
+                                 "rows_per_task": rows, "seed": seed}, seed=seed)
+    names = taskset.task_names
+    model = ModelConfig()
+    plain: dict[int, float] = {}
+    refs: dict[tuple[int, float], dict[str, Any]] = {}
+    out = []
+    for change in grid:
+        cfg = replace(AnalyzeConfig(), **change)
+        if cfg.steps not in plain:
+            plain[cfg.steps], _ = _timed_joint(taskset, names, cfg, model, seed, ())
+        secs, res = _timed_joint(taskset, names, cfg, model, seed, MEASURES)
+        key = (cfg.steps, cfg.phase)
+        if key not in refs:
+            _, refs[key] = _timed_joint(taskset, names, replace(cfg, every=1, window=1), model, seed, MEASURES)
+        rho, _, _ = agreement(taskset, names, cfg, model, seed, default=res, reference=refs[key])
+        rec = {"benchmark": "affinity_schedule", "change": change,
+               "schedule": {k: getattr(cfg, k) for k in ("steps", "every", "window", "phase")},
+               "plain_s": plain[cfg.steps], "measured_s": secs, "ratio": secs / plain[cfg.steps],
+               "rank_agreement": {**rho, "min": min(rho.values())},
+               "meets": secs / plain[cfg.steps] <= TARGETS["ratio"] and min(rho.values()) >= TARGETS["rank_agreement"]}
+        emit(rec)
+        out.append(rec)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = base_parser(__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3, help="interleaved timing repeats (median taken)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds for the rank agreement (mean taken)")
+    p.add_argument("--no-probes", action="store_true", help="skip the pairwise probe timing")
+    p.add_argument("--explore", action="store_true", help="also run a grid of measurement schedules")
+    a = p.parse_args(argv)
+    set_threads(a.threads)
+    if a.smoke:
+        emit(run(clusters=2, per_cluster=2, rows=40, seeds=(0,), repeats=1, probes=not a.no_probes,
+                 overrides={"steps": 20, "every": 5, "window": 2, "probe_steps": 10, "probe_seeds": 1}))
+        return
+    emit(run(seeds=tuple(range(a.seeds)), repeats=a.repeats, probes=not a.no_probes))
+    if a.explore:
+        explore()
+
+
+if __name__ == "__main__":
+    main()
