@@ -242,3 +242,23 @@ def run_module(module: str, args: Sequence[str] = (), timeout: float | None = No
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ python -m {module} {' '.join(args)}\n--- stdout\n{out}\n--- stderr\n{err}\n")
     return code, json_lines(out), time.perf_counter() - start
+
+
+def warm_up(taskset: Any) -> None:
+    """Run every code path once on a few steps, untimed, so that no timing pays first-call costs
+    (lazy initialisation, allocator growth, vmap set-up)."""
+    import itertools
+    from dataclasses import replace
+
+    from taskgroup.affinity.joint import joint_run
+    from taskgroup.affinity.probes import ProbeSpec, train_probes
+    from taskgroup.config import AnalyzeConfig, ModelConfig
+
+    names = taskset.task_names
+    cfg = replace(AnalyzeConfig(), steps=12, every=3, window=2, probe_steps=6, probe_eval_every=3)
+    model = ModelConfig()
+    for measures in ((), ("gradient_cosine", "lookahead")):
+        joint_run(taskset, names, cfg, model, measures=measures, keep_records=False)
+    specs = [ProbeSpec((names[0],), 0)] + [ProbeSpec(p, 0) for p in itertools.islice(itertools.combinations(names, 2), 3)]
+    train_probes(taskset, specs, cfg, model, batched=True)
+    train_probes(taskset, specs[:2], cfg, model, batched=False)

@@ -22,7 +22,8 @@ import statistics
 from dataclasses import replace
 from typing import Any, Sequence
 
-from ._common import Timer, base_parser, emit, load, machine, peak_rss_mb, set_threads, spearman_offdiag
+from ._common import (Timer, base_parser, emit, load, machine, peak_rss_mb, set_threads, spearman_offdiag,
+                      warm_up)
 
 TARGETS = {"ratio": 1.5, "vs_probes": 20.0, "rank_agreement": 0.9}
 MEASURES = ("gradient_cosine", "lookahead")
@@ -60,6 +61,7 @@ def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequenc
     names = taskset.task_names
     cfg = replace(AnalyzeConfig(), **(overrides or {}))
     model = ModelConfig()
+    warm_up(taskset)
 
     plain_s, measured_s = [], []
     measured: dict[str, Any] = {}
@@ -122,6 +124,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seed: int 
                                  "rows_per_task": rows, "seed": seed}, seed=seed)
     names = taskset.task_names
     model = ModelConfig()
+    warm_up(taskset)
     plain: dict[int, float] = {}
     refs: dict[tuple[int, float], dict[str, Any]] = {}
     out = []

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ._common import Timer, base_parser, emit, load, machine, peak_rss_mb, rss_mb, run_module, set_threads
+from ._common import Timer, base_parser, emit, load, machine, peak_rss_mb, rss_mb, run_module, set_threads, \
+    warm_up
 
 ITEMS = ("plain", "gradient_cosine", "lookahead", "one_run", "transfer", "exhaustive")
 FULL = {"n_clusters": 2, "tasks_per_cluster": 3, "rows_per_task": 300}
@@ -41,6 +42,7 @@ def measure_one(item: str, smoke: bool, seed: int = 0) -> dict[str, Any]:
     names = taskset.task_names
     cfg = replace(AnalyzeConfig(), **(SMOKE_ANALYZE if smoke else {}))
     model = ModelConfig()
+    warm_up(taskset)
     base = rss_mb()
     joint = {"plain": (), "gradient_cosine": ("gradient_cosine",), "lookahead": ("lookahead",),
              "one_run": ("gradient_cosine", "lookahead")}

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ._common import (Timer, base_parser, emit, grouping_api, growth_exponent, load, machine, peak_rss_mb,
-                      set_threads)
+                      set_threads, warm_up)
 
 SIZES = (5, 10, 20, 40)
 PROBE_STEPS = 50
@@ -44,6 +44,7 @@ def one_size(n: int, probe_steps: int, rows: int, per_cluster: int = 5,
     names = taskset.task_names
     cfg = replace(AnalyzeConfig(), **(analyze_overrides or {}))
     model = ModelConfig()
+    warm_up(taskset)
     with Timer() as tj:
         joint = joint_run(taskset, names, cfg, model, measures=("gradient_cosine", "lookahead"), keep_records=False)
     specs = [ProbeSpec((t,), 0) for t in names] + [ProbeSpec(p, 0) for p in itertools.combinations(names, 2)]

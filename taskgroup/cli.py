@@ -28,6 +28,24 @@ class _Group(click.Group):
         except TaskgroupError as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except click.UsageError as exc:  # bad arguments: one line too, not click's usage block
+            _usage_error(exc, ctx.command_path)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `taskgroup`: click shows the help
+                raise
+            _usage_error(exc, info_name or "taskgroup")
+
+
+def _usage_error(exc: click.UsageError, command_path: str) -> None:
+    where = exc.ctx.command_path if exc.ctx is not None else command_path
+    message = " ".join(exc.format_message().split())
+    click.echo(f"Error: {message} (see '{where} --help')", err=True)
+    raise click.exceptions.Exit(2)
 
 
 def _progress_factory(quiet: bool):
@@ -56,7 +74,8 @@ workers_option = click.option("--workers", type=click.IntRange(1), default=1, sh
                               help="Units run at once (process and ray executors).")
 address_option = click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-seed_option = click.option("--seed", type=int, default=None, help="Override the config's seed.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
+                           help="Override the config's seed.")
 force_option = click.option("--force", is_flag=True, help="Reuse DIR even if it belongs to another configuration (its old results are dropped).")
 
 

@@ -7,6 +7,7 @@ name the section and key. Paths in the file are relative to the file.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -79,6 +80,7 @@ class AnalyzeConfig:
     measures: list[str] = field(default_factory=lambda: ["gradient_cosine", "lookahead", "transfer"])
     steps: int = 200
     batch_size: int = 64
+    rows_per_task: int = 32
     lr: float = 3e-3
     every: int = 10
     window: int = 5
@@ -140,6 +142,7 @@ SECTIONS: dict[str, type] = {
     "analyze": AnalyzeConfig, "group": GroupConfig, "compare": CompareConfig,
 }
 TOP_LEVEL = ("seed", "tasks", *SECTIONS)
+MAX_SEED = 2**32 - 1
 
 
 def _suggest(key: str, options: list[str]) -> str:
@@ -175,7 +178,12 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
         if not _type_ok(value, str(known[key].type)):
             raise ConfigError(f"{source}: {where}.{key} must be of type {known[key].type}, not {type(value).__name__} ({value!r})")
         if isinstance(value, int) and not isinstance(value, bool) and "float" in str(known[key].type) and "int" not in str(known[key].type):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                raise ConfigError(f"{source}: {where}.{key} = {value} is too large") from None
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            raise ConfigError(f"{source}: {where}.{key} must be a finite number, not {value!r}")
         kwargs[key] = value
     try:
         return cls(**kwargs)
@@ -194,14 +202,14 @@ def _check_values(cfg: Config) -> None:
     positive = {
         "train.steps": cfg.train.steps, "train.batch_size": cfg.train.batch_size, "train.lr": cfg.train.lr,
         "train.eval_every": cfg.train.eval_every, "train.patience": cfg.train.patience,
-        "analyze.steps": cfg.analyze.steps, "analyze.batch_size": cfg.analyze.batch_size, "analyze.lr": cfg.analyze.lr,
+        "analyze.steps": cfg.analyze.steps, "analyze.rows_per_task": cfg.analyze.rows_per_task, "analyze.batch_size": cfg.analyze.batch_size, "analyze.lr": cfg.analyze.lr,
         "analyze.every": cfg.analyze.every, "analyze.phase": cfg.analyze.phase, "analyze.window": cfg.analyze.window, "analyze.probe_steps": cfg.analyze.probe_steps,
         "analyze.probe_width": cfg.analyze.probe_width, "analyze.probe_seeds": cfg.analyze.probe_seeds,
         "analyze.probe_eval_every": cfg.analyze.probe_eval_every, "analyze.probe_patience": cfg.analyze.probe_patience, "model.width": cfg.model.width,
         "compare.seeds": cfg.compare.seeds, "train.temperature": cfg.train.temperature,
     }
     for key, value in positive.items():
-        if value <= 0:
+        if not value > 0:
             raise ConfigError(f"{src}: {key} must be above 0, not {value}")
     choices = {
         "train.weighting": (cfg.train.weighting, ("equal", "uncertainty", "dwa", "gradnorm")),
@@ -251,8 +259,8 @@ def config_from_dict(raw: dict[str, Any], base_dir: str | Path = ".", source: st
         raise ConfigError(f"{source}: 'tasks' must be an array of tables ([[tasks]])")
     tasks = [_build(TaskConfig, t, f"tasks[{i}]", source) for i, t in enumerate(tasks_raw)]
     seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"{source}: seed must be an integer, not {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{source}: seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")
     cfg = Config(tasks=tasks, seed=seed, base_dir=str(base_dir), source=source, **sections)
     _check_values(cfg)
     return cfg
@@ -269,4 +277,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError(f"{p}: not valid TOML ({exc})") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a UTF-8 text file") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not valid TOML (arrays or tables nested too deeply)") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc})") from None
     return config_from_dict(raw, base_dir=p.resolve().parent, source=str(p))

@@ -123,9 +123,11 @@ def test_planted_clusters_show_in_every_measure(seed):
 
 def test_signal_to_noise_grows_with_spread_and_falls_with_error():
     m = np.array([[1, 0.5, -0.5], [0.5, 1, 0.0], [-0.5, 0.0, 1]])
-    low = signal_to_noise(m, np.full((3, 3), 0.5))
+    low = signal_to_noise(m, np.full((3, 3), 0.3))
     high = signal_to_noise(m, np.full((3, 3), 0.05))
     assert high > low > 0
+    noise = np.random.default_rng(0).normal(size=(40, 40))
+    assert signal_to_noise(noise, np.ones((40, 40))) < 0.2
     assert AffinityMatrix("x", list("abc"), m, np.full((3, 3), 0.05)).to_dict()["informative"]
 
 

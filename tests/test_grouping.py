@@ -186,22 +186,25 @@ def test_budget_bounds_cost_and_partition_forbids_overlap():
         assert sorted(members) == sorted(names)
 
 
-def test_auto_prefers_subsets_then_transfer_then_lookahead_unless_its_snr_is_low():
+def test_auto_prefers_gradient_cosine_then_lookahead_then_transfer_unless_uninformative():
     matrix, names, _ = planted([2, 2], seed=12)
     doc = affinity_doc(matrix, names, "lookahead")
-    doc["measures"]["gradient_cosine"] = dict(doc["measures"]["lookahead"])
+    doc["measures"]["transfer"] = dict(doc["measures"]["lookahead"])
     assert group(doc)["settings"]["measure"] == "lookahead"
-    doc["measures"]["transfer"] = dict(doc["measures"]["lookahead"], snr=MIN_SNR / 2)
-    assert group(doc)["settings"]["measure"] == "lookahead"  # transfer is too noisy
-    doc["measures"]["transfer"]["snr"] = MIN_SNR * 2
+    doc["measures"]["gradient_cosine"] = dict(doc["measures"]["lookahead"], snr=MIN_SNR / 2)
+    assert group(doc)["settings"]["measure"] == "lookahead"  # gradient cosine is too noisy
+    doc["measures"]["gradient_cosine"]["snr"] = MIN_SNR * 2
+    assert group(doc)["settings"]["measure"] == "gradient_cosine"
+    doc["measures"]["gradient_cosine"]["informative"] = False  # the analyze step's own verdict wins
+    assert group(doc)["settings"]["measure"] == "lookahead"
+    del doc["measures"]["gradient_cosine"]["informative"]
+    doc["measures"]["lookahead"]["snr"] = MIN_SNR / 2
+    doc["measures"]["gradient_cosine"]["snr"] = MIN_SNR / 2
     assert group(doc)["settings"]["measure"] == "transfer"
-    doc["measures"]["transfer"]["informative"] = False  # the analyze step's own verdict wins
-    assert group(doc)["settings"]["measure"] == "lookahead"
-    del doc["measures"]["transfer"]["informative"]
     for m in doc["measures"].values():
-        m["snr"] = 0.1
-    doc["measures"]["gradient_cosine"]["snr"] = 0.5
-    assert group(doc)["settings"]["measure"] == "gradient_cosine"  # all noisy: the least noisy one
+        m["snr"] = MIN_SNR / 10
+    doc["measures"]["transfer"]["snr"] = MIN_SNR / 2
+    assert group(doc)["settings"]["measure"] == "transfer"  # all noisy: the least noisy one
     assert group(doc, measure="lookahead")["settings"]["measure"] == "lookahead"
 
 

@@ -23,7 +23,7 @@ from .matrix import AffinityMatrix, agreement
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 MEASURES = ("gradient_cosine", "lookahead", "transfer")
-JOINT_SETTINGS = ("steps", "batch_size", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
+JOINT_SETTINGS = ("steps", "batch_size", "rows_per_task", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
 PROBE_SETTINGS = ("batch_size", "lr", "every", "probe_steps", "probe_width", "probe_eval_every", "probe_patience")
 MAX_EXHAUSTIVE = 10
 

@@ -117,7 +117,8 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     shared = model.shared_parameters()
     heads = list(model.heads.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    batcher = Batcher(data, cfg.batch_size, seed=seed + 7919)
+    # every task needs enough rows in each step for its gradient to mean something
+    batcher = Batcher(data, max(cfg.batch_size, cfg.rows_per_task * len(names)), seed=seed + 7919)
     want_cos = "gradient_cosine" in measures
     want_look = "lookahead" in measures
     last_measured = int(cfg.steps * getattr(cfg, "phase", 1.0))

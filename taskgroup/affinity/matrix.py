@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-#: a measure whose spread across task pairs is below this many standard errors is flagged uninformative
-INFORMATIVE_SNR = 2.0
+#: below this signal-to-noise figure a measure is flagged uninformative (see :func:`signal_to_noise`)
+INFORMATIVE_SNR = 0.5
 
 
 def off_diagonal(m: np.ndarray) -> np.ndarray:
@@ -19,20 +19,23 @@ def off_diagonal(m: np.ndarray) -> np.ndarray:
 
 
 def signal_to_noise(matrix: np.ndarray, stderr: np.ndarray) -> float:
-    """Spread of the off-diagonal entries across pairs divided by their typical standard error.
+    """How far the real differences between task pairs stand out from the noise of one entry.
 
-    A grouping is read from differences between pairs, so the signal is how much the entries
-    differ (their standard deviation), and the noise is the root-mean-square standard error of one
-    entry. Below :data:`INFORMATIVE_SNR` the ordering of pairs is mostly noise.
+    A grouping is read from differences between pairs. The off-diagonal entries spread both because
+    pairs differ and because each entry is noisy; the noise part of their variance is the mean
+    squared standard error. The figure is the standard deviation left after removing it, divided by
+    the root-mean-square standard error: 0 for pure noise, 1 when real differences are as large as
+    one entry's noise. Group scores average several entries, so groupings are already stable from
+    about :data:`INFORMATIVE_SNR` (on Landmine, gradient cosine at 0.9 recovers the known split).
     """
     vals, errs = off_diagonal(matrix), off_diagonal(stderr)
     if len(vals) < 2:
         return float("inf")
-    noise = float(np.sqrt(np.mean(errs ** 2)))
-    spread = float(np.std(vals))
-    if noise == 0:
-        return float("inf") if spread > 0 else 0.0
-    return spread / noise
+    noise2 = float(np.mean(errs ** 2))
+    excess = max(float(np.var(vals)) - noise2, 0.0)
+    if noise2 == 0:
+        return float("inf") if excess > 0 else 0.0
+    return float(np.sqrt(excess / noise2))
 
 
 @dataclass
