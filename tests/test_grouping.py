@@ -257,3 +257,26 @@ def test_identical_tasks_share_the_recommended_group(seed, partition):
     names = [f"t{i}" for i in range(6)]
     out = group(affinity_doc(matrix, names), max_groups=1 + seed % 3, partition=partition)
     assert out["recommended"]["assignment"]["t0"] == out["recommended"]["assignment"]["t1"]
+
+
+def test_landmine_split_is_recovered_from_one_run(shared_dir, tmp_path):
+    """Landmine's 29 fields split into 1-15 (foliated) and 16-29 (bare earth); default settings find it."""
+    from click.testing import CliRunner
+    from sklearn.metrics import adjusted_rand_score
+
+    from taskgroup.cli import main
+
+    cfg = tmp_path / "landmine.toml"
+    cfg.write_text('[data]\nbuiltin = "landmine"\n')
+    runner = CliRunner()
+    out = tmp_path / "run"
+    result = runner.invoke(main, ["analyze", str(cfg), "--out", str(out), "--measures", "gradient_cosine,lookahead",
+                                  "--quiet"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["group", str(out), "--max-groups", "2"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "groupings.json").read_text())
+    label = {t: i for i, g in enumerate(doc["recommended"]["groups"]) for t in g}
+    names = doc["tasks"]
+    truth = [int(n.removeprefix("field")) > 15 for n in names]
+    assert adjusted_rand_score(truth, [label[n] for n in names]) >= 0.8
