@@ -110,6 +110,11 @@ def rows_overhead(lines: list[dict[str, Any]]) -> list[Row]:
                         "per seed: " + ", ".join(_f(v) for v in r["rank_agreement_per_seed"][m])))
     out.append(_row("fidelity", "Rank agreement, minimum over measures", _f(ra["min"]), "", "", r["rank_target"],
                     r["rank_pass"]))
+    if "rank_agreement_same_window" in r:
+        rw, ref = r["rank_agreement_same_window"], r["same_window_reference"]
+        out.append(_row("fidelity", f"Rank agreement with every step measured in windows of the same length (every "
+                        f"{ref['every']}, window {ref['window']}): subsampling alone", _f(rw["min"]) + " (min)", "", "",
+                        "", None, ", ".join(f"{m} {_f(rw[m])}" for m in ("gradient_cosine", "lookahead"))))
     return out
 
 
@@ -148,12 +153,14 @@ def rows_scaling(lines: list[dict[str, Any]]) -> list[Row]:
         sel = "; ".join(f"group from {m}: " + (_f(v.get("seconds"), " s") if "seconds" in v else
                                                  v.get("skipped") or v.get("error", "?"))
                         for m, v in p["selection"].items())
+        extra = f", time extrapolated from the first {p['probes_timed']}" if p.get("probes_extrapolated") else ""
         out.append(_row("scaling", f"N = {p['tasks']}: one-run affinities vs pairwise probes ({p['probes']} probes, "
-                        f"{p['probe_steps']} steps, 1 seed)", _f(p["one_run_s"], " s"), _f(p["probes_s"], " s"),
+                        f"{p['probe_steps']} steps, 1 seed{extra})", _f(p["one_run_s"], " s"), _f(p["probes_s"], " s"),
                         _f(p["probes_s"] / p["one_run_s"], "x"), "", None, sel))
     g = r["growth_exponent"]
     out.append(_row("scaling", f"Growth exponent b of time ~ N^b, N = {r['sizes']}: one-run vs pairwise probes",
                     _f(g["one_run"]), _f(g["probes"]), "", "", None,
+                    f"time per probe grows as N^{_f(g.get('probe_each'))} (N^0 would mean probes cost O(N^2)); "
                     "selection (group): " + ", ".join(f"{k[10:]} {_f(v)}" for k, v in g.items()
                                                       if k.startswith("selection_"))))
     return out

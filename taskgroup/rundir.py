@@ -42,6 +42,8 @@ def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: b
         h = config_hash(cfg, data_fingerprint)
         with RunStore(d / STORE) as store:
             bound = store.get_meta("config_hash")
+            if bound not in (None, h) and store.count() == 0 and not any((d / n).exists() for n in FILES):
+                force = True  # nothing of the other config to protect: it failed before any unit finished
             if bound is not None and bound != h and force:
                 store.clear()
                 for name in (*FILES, "report.html", "report.md"):

@@ -60,13 +60,13 @@ def build_model(taskset: TaskSet, names: list[str], model_cfg: ModelConfig, widt
     return HardSharedMTL(make(), tasks)
 
 
-def check_finite(losses: torch.Tensor, names: list[str], step: int) -> None:
-    """Raise a one-line error naming the task whose loss turned NaN or infinite."""
+def check_finite(losses: torch.Tensor, names: list[str], step: int, setting: str = "train.lr") -> None:
+    """Raise a one-line error naming the task whose loss turned NaN or infinite (``step`` counts from 1)."""
     bad = ~torch.isfinite(losses)
     if bool(bad.any()):
         i = int(torch.nonzero(bad)[0])
         raise TrainingError(f"task {names[i]!r}: loss became {float(losses[i].detach())} at step {step}; "
-                            f"lower train.lr or check the task's targets")
+                            f"lower {setting} or check the task's targets")
 
 
 def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, model_cfg: ModelConfig,

@@ -194,6 +194,11 @@ def test_a_loss_that_turns_nan_in_analyze_names_the_task_and_step(tmp_path: Path
     assert LOSS_ERROR.match(err), err
     assert [str(w.message) for w in caught] == []
     no_outputs(out)
+    # nothing finished there, so the fixed config may take the directory over without --force
+    fixed = write_case(tmp_path, config_text(), {})
+    result = invoke("analyze", str(fixed), "--out", str(out), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "affinity.json").is_file()
 
 
 def test_a_loss_that_turns_nan_in_compare_leaves_no_comparison(tmp_path: Path) -> None:

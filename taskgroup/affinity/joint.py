@@ -137,7 +137,7 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         z = model.encode(x)
         out = model.decode(z)
         losses = (data.row_losses(out, targets) * batch.weights).sum(0)
-        check_finite(losses, names, step)
+        check_finite(losses, names, step + 1, "analyze.lr")
         phase_pos = step % cfg.every
         measuring = (want_cos or want_look) and step < last_measured and phase_pos < window
         if measuring:
