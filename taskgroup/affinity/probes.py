@@ -25,7 +25,7 @@ from ..batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
 from ..objectives import metric_value, predictions, row_loss
 from ..tasks import VAL, TaskSet
-from ..train import build_model
+from ..train import build_model, check_finite
 from .pergrad import cosine_matrix
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -182,6 +182,8 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         outs = stack.decode(z)
         targets = [y[rows] for y in data.targets]
         losses = (data.row_losses(outs, targets) * weights).sum(1)  # (M, T)
+        if not bool(torch.isfinite(losses).all()):
+            check_finite(losses[int(torch.nonzero(~torch.isfinite(losses))[0][0])], names, step, "analyze.lr")
         total = losses.sum()
         measure = multi and (step - 1) % cfg.every == 0
         if measure:
