@@ -19,11 +19,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 
 
+DEFAULT_THREADS = 1
+"""Torch threads per benchmark process unless ``--threads`` says otherwise. One, as ``taskgroup``'s own
+units run: on a 2-core machine shared with other work, two threads made the 10-task joint run 18x
+slower (1.7 s vs 30 s, measured back to back), so two-thread timings there measure the scheduler."""
+
+
 def set_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads explicitly (default: every core this process may use); return it."""
+    """Set torch's intra-op threads explicitly (default :data:`DEFAULT_THREADS`); return the count."""
     import torch
 
-    n = threads or usable_cores()
+    n = threads or DEFAULT_THREADS
     torch.set_num_threads(n)
     return torch.get_num_threads()
 
@@ -78,7 +84,7 @@ def _clean(x: Any) -> Any:
 def base_parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--smoke", action="store_true", help="a seconds-long version with tiny sizes")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all usable cores)")
+    p.add_argument("--threads", type=int, default=None, help=f"torch threads (default: {DEFAULT_THREADS})")
     return p
 
 

@@ -7,7 +7,8 @@ On the built-in synthetic data with 10 tasks (2 planted clusters x 5 tasks, own 
   (``joint_run(measures=())``); median over ``--repeats`` interleaved runs.
 - ``vs_probes``: the full pairwise probe set at the same data (singles and pairs, the default probe
   seeds, width, steps and early stopping, batched in chunks of 64 as ``analyze`` plans them) over the
-  one measured run.
+  one measured run; with ``--sequential-probes`` also ``vs_sequential_probes``, the same probes
+  trained one network at a time (the anchors' way) over the one run.
 - ``rank_agreement``: per measure, the Spearman correlation over off-diagonal entries between the
   default schedule's matrix and the matrix from measuring at every step (every = 1, window = 1, the
   same steps and phase, the same seed); averaged over ``--seeds``; ``min`` over measures. Also given
@@ -50,8 +51,19 @@ def agreement(taskset, names, cfg, model, seed: int, default: dict[str, Any] | N
     return rho, default, reference
 
 
+def _probe_seconds(taskset, cfg, model, seed: int, batched: bool = True) -> float:
+    """Seconds to train the full pairwise probe set at ``cfg``'s probe settings, as ``analyze`` does."""
+    from taskgroup.affinity.analyze import probe_specs
+    from taskgroup.affinity.probes import ProbeSpec, train_probes
+
+    specs = [ProbeSpec(t, s) for t, s in probe_specs(taskset.task_names, cfg.probe_seeds, seed, False)]
+    with Timer() as t:
+        train_probes(taskset, specs, cfg, model, batched=batched, max_stack=64)
+    return t.seconds
+
+
 def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequence[int] = (0,), repeats: int = 3,
-        probes: bool = True, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        probes: bool = True, overrides: dict[str, Any] | None = None, sequential_probes: bool = False) -> dict[str, Any]:
     """Measure ratio, vs_probes and rank agreement; see the module docstring."""
     from taskgroup.affinity.analyze import probe_specs, transfer_matrices
     from taskgroup.affinity.probes import ProbeSpec, train_probes
@@ -113,6 +125,9 @@ def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequenc
             "spearman_vs_transfer": {m: spearman_offdiag(measured[m]["matrix"], transfer.matrix) for m in MEASURES}
             | {"probe_cosine": spearman_offdiag(probe_cos.matrix, transfer.matrix)},
         })
+    if sequential_probes:
+        seq = _probe_seconds(taskset, cfg, model, data_seed, batched=False)
+        out.update({"sequential_probes_s": seq, "vs_sequential_probes": seq / meas})
     out["pass"] = bool(out["ratio_pass"] and out["rank_pass"] and out.get("vs_probes_pass", True))
     out["peak_rss_mb"] = peak_rss_mb()
     out["machine"] = machine()
@@ -120,8 +135,8 @@ def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequenc
 
 
 GRID: tuple[dict[str, Any], ...] = (
-    {}, {"window": 10}, {"every": 5, "window": 5}, {"every": 20, "window": 10}, {"window": 1},
-    {"phase": 1.0}, {"phase": 1.0, "every": 10, "window": 10}, {"steps": 100}, {"steps": 100, "window": 10},
+    {}, {"every": 5, "window": 5}, {"every": 2, "window": 1}, {"every": 20, "window": 10}, {"window": 10},
+    {"phase": 0.25}, {"phase": 1.0}, {"steps": 100}, {"steps": 100, "every": 5, "window": 5}, {"steps": 60},
 )
 
 
@@ -139,6 +154,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
     names = taskset.task_names
     model = ModelConfig()
     warm_up(taskset)
+    probes_s = _probe_seconds(taskset, AnalyzeConfig(), model, seeds[0])
     plain: dict[tuple[int, int], float] = {}
     refs: dict[tuple[int, int, float], dict[str, Any]] = {}
     out = []
@@ -163,6 +179,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
         rec = {"benchmark": "affinity_schedule", "change": change,
                "schedule": {k: getattr(cfg, k) for k in ("steps", "every", "window", "phase")},
                "measured_s": statistics.median(secs), "ratio": statistics.median(ratios), "ratios": ratios,
+               "vs_probes": probes_s / statistics.median(secs),
                "rank_agreement": {**rank, "min": min(rank.values())}, "rank_per_seed": rhos,
                "meets": statistics.median(ratios) <= TARGETS["ratio"] and min(rank.values()) >= TARGETS["rank_agreement"]}
         emit(rec)
@@ -175,18 +192,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="interleaved timing repeats (median taken)")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the rank agreement (mean taken)")
     p.add_argument("--no-probes", action="store_true", help="skip the pairwise probe timing")
+    p.add_argument("--sequential-probes", action="store_true",
+                   help="also time the probe set one network at a time (the anchors' way; minutes)")
     p.add_argument("--explore", action="store_true", help="also run a grid of measurement schedules")
     p.add_argument("--explore-only", action="store_true", help="only the grid of measurement schedules")
     a = p.parse_args(argv)
     set_threads(a.threads)
     if a.smoke:
         emit(run(clusters=2, per_cluster=2, rows=40, seeds=(0,), repeats=1, probes=not a.no_probes,
-                 overrides={"steps": 20, "every": 5, "window": 2, "probe_steps": 10, "probe_seeds": 1}))
+                 overrides={"steps": 20, "every": 5, "window": 2, "probe_steps": 10, "probe_seeds": 1},
+                 sequential_probes=a.sequential_probes))
         return
     if a.explore_only:
         explore(seeds=tuple(range(a.seeds)))
         return
-    emit(run(seeds=tuple(range(a.seeds)), repeats=a.repeats, probes=not a.no_probes))
+    emit(run(seeds=tuple(range(a.seeds)), repeats=a.repeats, probes=not a.no_probes,
+             sequential_probes=a.sequential_probes))
     if a.explore:
         explore(seeds=tuple(range(a.seeds)))
 

@@ -107,7 +107,8 @@ def alternatives_for(groupings: dict[str, Any], names: list[str], cfg: Config) -
     if "soft_sharing" in wanted:
         alts.append({"name": "soft_sharing", "groups": [list(names)], "sharing": "soft"})
     if "candidates" in wanted:
-        seen = {content_hash(rec)}
+        # a candidate equal to an alternative already listed (plain hard sharing) is not listed twice
+        seen = {content_hash(a["groups"]) for a in alts if not ({"sharing", "weighting", "width"} & set(a))}
         for c in groupings.get("candidates", []):
             g = _canon(c["groups"], names)
             h = content_hash(g)
