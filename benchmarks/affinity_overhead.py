@@ -21,8 +21,9 @@ rank agreement (against the every-step reference with the same steps and phase).
 
 from __future__ import annotations
 
+import json
 import statistics
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, Sequence
 
 from ._common import (Timer, base_parser, emit, load, machine, peak_rss_mb, set_threads, spearman_offdiag,
@@ -156,7 +157,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
     warm_up(taskset)
     probes_s = _probe_seconds(taskset, AnalyzeConfig(), model, seeds[0])
     plain: dict[tuple[int, int], float] = {}
-    refs: dict[tuple[int, int, float], dict[str, Any]] = {}
+    refs: dict[tuple[int, tuple], dict[str, Any]] = {}
     out = []
     for change in grid:
         cfg = replace(AnalyzeConfig(), **change)
@@ -167,7 +168,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
             if (seed, cfg.steps) not in plain:
                 plain[seed, cfg.steps], _ = _timed_joint(taskset, names, cfg, model, seed, ())
             t, res = _timed_joint(taskset, names, cfg, model, seed, MEASURES)
-            key = (seed, cfg.steps, cfg.phase)
+            key = (seed, tuple((k, v) for k, v in sorted(asdict(cfg).items()) if k not in ("every", "window")))
             if key not in refs:
                 _, refs[key] = _timed_joint(taskset, names, replace(cfg, every=1, window=1), model, seed, MEASURES)
             rho, _, _ = agreement(taskset, names, cfg, model, seed, default=res, reference=refs[key])
@@ -196,6 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="also time the probe set one network at a time (the anchors' way; minutes)")
     p.add_argument("--explore", action="store_true", help="also run a grid of measurement schedules")
     p.add_argument("--explore-only", action="store_true", help="only the grid of measurement schedules")
+    p.add_argument("--grid", default=None, help='schedules to explore as JSON, e.g. \'[{"steps": 100}]\'')
     a = p.parse_args(argv)
     set_threads(a.threads)
     if a.smoke:
@@ -203,13 +205,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                  overrides={"steps": 20, "every": 5, "window": 2, "probe_steps": 10, "probe_seeds": 1},
                  sequential_probes=a.sequential_probes))
         return
+    grid = tuple(json.loads(a.grid)) if a.grid else GRID
     if a.explore_only:
-        explore(seeds=tuple(range(a.seeds)))
+        explore(seeds=tuple(range(a.seeds)), grid=grid)
         return
     emit(run(seeds=tuple(range(a.seeds)), repeats=a.repeats, probes=not a.no_probes,
              sequential_probes=a.sequential_probes))
     if a.explore:
-        explore(seeds=tuple(range(a.seeds)))
+        explore(seeds=tuple(range(a.seeds)), grid=grid)
 
 
 if __name__ == "__main__":
