@@ -341,7 +341,7 @@ def render(results: dict[str, Any], rows: list[Row], plotted: bool) -> str:
     failed = {n: b for n, b in results["benchmarks"].items() if b["exit_code"] != 0}
     if failed:
         body += ["", "## Benchmarks that did not finish", ""]
-        body += [f"- {n}: exit code {b['exit_code']} after {b['seconds']:.0f} s (log: logs/{n}.log)"
+        body += [f"- {n}: exit code {b['exit_code']} after {b['seconds']:.0f} s (its log: {results['logs']}/{n}.log)"
                  for n, b in failed.items()]
     body += ["", "## Sizes", "", *results["sizes"], ""]
     return "\n".join(body)
@@ -349,14 +349,16 @@ def render(results: dict[str, Any], rows: list[Row], plotted: bool) -> str:
 
 SIZES_TEXT = [
     "- probe_speed: synthetic 2x5 = 10 tasks, 300 own rows each; 55 probes (10 singles, 45 pairs), one seed, "
-    "default width 0.5 and 300 steps, early stopping off so both paths train equal steps.",
+    "default width 0.5 and 300 steps, early stopping off so both paths train equal steps; batched timed before and "
+    "after the sequential path (mean).",
     "- affinity_overhead: the same 10 tasks; `[analyze]` defaults (200 steps, every 10, window 5, phase 0.5); "
-    "3 interleaved timing repeats; rank agreement over seeds 0-2; probes at their defaults (2 seeds, 110 probes).",
+    "3 interleaved timing repeats; rank agreement over seeds 0-2; probes at their defaults (2 seeds, 110 probes), "
+    "batched and one network at a time.",
     "- measure_cost: synthetic 2x3 = 6 tasks (63 subsets), `[analyze]` defaults, every item in its own process.",
     "- scaling: synthetic with N/5 clusters of 5 tasks, N = 5, 10, 20, 40; joint run at the defaults; pair probes "
     "at 50 steps, one seed (every N the same steps, so the growth is comparable).",
-    "- grouping_quality: synthetic 3x3 = 9 tasks, own rows, seeds 0-4, `analyze` at the defaults; Landmine: the "
-    "one-run measures at the defaults (its 870 pair probes are left out for time).",
+    "- grouping_quality: synthetic 3x3 = 9 tasks, own rows, seeds 0-4, `analyze` at the defaults; Landmine: all 29 "
+    "fields, `analyze` at the defaults (one joint run; 870 pair probes over 2 seeds).",
     "- regret: 4-task sets (synthetic 2x2; digits is_3, is_5, is_1, is_7; SARCOS torques 1-4 on 2,000 rows); "
     "`analyze --exhaustive` at the defaults; compare over 2 seeds with 400 training steps, 3 random groupings.",
 ]
@@ -373,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(a.out) if a.out else (Path(tempfile.mkdtemp(prefix="taskgroup-bench-")) if a.smoke else ROOT)
     out.mkdir(parents=True, exist_ok=True)
     set_threads(a.threads)
+    logs = ROOT / "out" / "logs" if out.resolve() == ROOT else out / "logs"  # benchmarks/out is not committed
     chosen = [s for s in SUITE if not a.only or s[0] in a.only.split(",")]
     args = ["--smoke"] if a.smoke else []
     threads = ["--threads", str(a.threads)] if a.threads else []
@@ -384,12 +387,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         own = name not in FOREIGN  # the grouping step's benchmarks take no --threads
         code, lines, secs = run_module(module, [*args, *(threads if own else []), *extra],
                                        timeout=SMOKE_TIMEOUT if a.smoke else timeout,
-                                       log=out / "logs" / f"{name}.log")
+                                       log=logs / f"{name}.log")
         results["benchmarks"][name] = {"module": module, "exit_code": code, "seconds": secs, "lines": lines}
         print(f"[benchmarks] {name}: exit {code} in {secs:.0f} s", file=sys.stderr, flush=True)
         for line in lines:
             emit(line)
     results["seconds"] = time.perf_counter() - start
+    results["logs"] = str(logs.relative_to(ROOT.parent)) if logs.is_relative_to(ROOT.parent) else str(logs)
     results["machine_end"] = machine()
     results["sizes"] = SMOKE_SIZES if a.smoke else SIZES_TEXT
     rows: list[Row] = []

@@ -157,7 +157,7 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
     warm_up(taskset)
     probes_s = _probe_seconds(taskset, AnalyzeConfig(), model, seeds[0])
     plain: dict[tuple[int, int], float] = {}
-    refs: dict[tuple[int, tuple], dict[str, Any]] = {}
+    refs: dict[tuple[int, str], dict[str, Any]] = {}
     out = []
     for change in grid:
         cfg = replace(AnalyzeConfig(), **change)
@@ -168,7 +168,8 @@ def explore(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Seq
             if (seed, cfg.steps) not in plain:
                 plain[seed, cfg.steps], _ = _timed_joint(taskset, names, cfg, model, seed, ())
             t, res = _timed_joint(taskset, names, cfg, model, seed, MEASURES)
-            key = (seed, tuple((k, v) for k, v in sorted(asdict(cfg).items()) if k not in ("every", "window")))
+            key = (seed, json.dumps({k: v for k, v in asdict(cfg).items() if k not in ("every", "window")},
+                                    sort_keys=True))
             if key not in refs:
                 _, refs[key] = _timed_joint(taskset, names, replace(cfg, every=1, window=1), model, seed, MEASURES)
             rho, _, _ = agreement(taskset, names, cfg, model, seed, default=res, reference=refs[key])

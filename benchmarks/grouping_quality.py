@@ -7,15 +7,16 @@
   within-cluster minus across-cluster mean affinity, the signal-to-noise figure, the analysis time,
   and the Spearman correlation of gradient cosine, lookahead and probe cosine with the measured
   pairwise gains (``affinity.json``'s agreement).
-- **Landmine** (needs ../shared/data/landmine): the 29 fields, ``analyze`` (one-run measures; the
-  pairwise probes too with ``--landmine-transfer``), ``group(max_groups=2)`` per measure, adjusted
-  Rand index against the known split (fields 1-15 foliated, 16-29 bare earth).
+- **Landmine** (needs ../shared/data/landmine): the 29 fields, ``analyze`` with every measure at its
+  defaults (``--no-landmine-transfer`` leaves out the 870 pair probes), ``group(max_groups=2)`` per
+  measure, adjusted Rand index against the known split (fields 1-15 foliated, 16-29 bare earth).
 
 ``analyze`` runs its units as the CLI does (inline, one torch thread per unit).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from typing import Any, Callable, Sequence
 
@@ -63,7 +64,8 @@ def _score(doc: dict[str, Any], labels: dict[str, str], k: int, seconds: dict[st
 
 def planted(seeds: Sequence[int], clusters: int = 3, per_cluster: int = 3, rows: int = 300,
             analyze_overrides: dict[str, Any] | None = None,
-            on_seed: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+            on_seed: Callable[[dict[str, Any]], None] | None = None,
+            measures: Sequence[str] = ("gradient_cosine", "lookahead", "transfer")) -> dict[str, Any]:
     """Planted-cluster recovery over ``seeds``; one record per seed and a summary."""
     from taskgroup.data import load_taskset
 
@@ -76,7 +78,7 @@ def planted(seeds: Sequence[int], clusters: int = 3, per_cluster: int = 3, rows:
         if first:  # so that the first seed's times do not include first-call costs
             warm_up(load_taskset(cfg))
             first = False
-        doc, seconds = timed_analyze(cfg, ["gradient_cosine", "lookahead", "transfer"])
+        doc, seconds = timed_analyze(cfg, list(measures))
         labels = load_taskset(cfg).meta["clusters"]
         rec = {"benchmark": "planted_seed", "seed": seed, "measures": _score(doc, labels, clusters, seconds),
                "agreement": doc.get("agreement", {})}
@@ -121,16 +123,17 @@ def landmine(transfer: bool, analyze_overrides: dict[str, Any] | None = None) ->
            "measures": _score(doc, labels, 2, seconds), "agreement": doc.get("agreement", {}),
            "analyze": analyze_overrides or "defaults"}
     if not transfer:
-        out["transfer_skipped"] = ("pairwise probes on Landmine (29 singles + 406 pairs per seed) are left out of the "
-                                   "suite for time; run `python -m benchmarks.grouping_quality --landmine-transfer`")
+        out["transfer_skipped"] = "left out by --no-landmine-transfer (29 singles + 406 pairs per seed)"
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5, help="planted-cluster seeds (mean taken)")
-    p.add_argument("--landmine-transfer", action="store_true", help="also train Landmine's pairwise probes")
+    p.add_argument("--no-landmine-transfer", action="store_true", help="skip Landmine's 870 pair probes")
     p.add_argument("--no-landmine", action="store_true")
+    p.add_argument("--analyze", default=None, help='[analyze] overrides as JSON, e.g. \'{"steps": 60}\'')
+    p.add_argument("--measures", default="gradient_cosine,lookahead,transfer")
     a = p.parse_args(argv)
     threads = set_threads(a.threads)
     _, why = grouping_api()
@@ -143,10 +146,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         emit({**planted([0, 1], clusters=2, per_cluster=2, rows=40, analyze_overrides=small, on_seed=emit),
               "machine": machine()})
         return
-    emit({**planted(range(a.seeds), on_seed=emit), "peak_rss_mb": peak_rss_mb(), "machine": machine(),
-          "threads_requested": threads})
+    overrides = json.loads(a.analyze) if a.analyze else None
+    emit({**planted(range(a.seeds), analyze_overrides=overrides, on_seed=emit, measures=a.measures.split(",")),
+          "peak_rss_mb": peak_rss_mb(), "machine": machine(), "threads": threads})
     if not a.no_landmine:
-        emit({**landmine(a.landmine_transfer), "peak_rss_mb": peak_rss_mb(), "machine": machine()})
+        emit({**landmine(not a.no_landmine_transfer, overrides), "peak_rss_mb": peak_rss_mb(), "machine": machine()})
 
 
 if __name__ == "__main__":
