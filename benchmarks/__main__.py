@@ -286,16 +286,24 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     if regret and "summary" in regret:
         pts = {m: (v["analysis_seconds_mean"], v["regret_pct_mean"]) for m, v in regret["summary"].items()
                if isinstance(v, dict) and v.get("analysis_seconds_mean") and v.get("regret_pct_mean") is not None}
-        panels.append(("N = 4 sets: regret vs oracle (lower is better)", "regret, % of oracle total", pts))
+        panels.append(("N = 4 sets: regret vs oracle (lower is better)", "mean regret over the sets, % of oracle total", pts))
     panels = [p for p in panels if p[2]]
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    from matplotlib.ticker import ScalarFormatter
+
     for ax, (title, ylabel, pts) in zip(axes[0], panels):
-        for m, (x, y) in pts.items():
+        merged: dict[tuple[float, float], list[str]] = {}
+        for m, (x, y) in pts.items():  # measures from the same run at the same quality share one point
+            merged.setdefault((round(x, 6), round(y, 6)), []).append(m)
+        for (x, y), ms in merged.items():
             ax.scatter([x], [y], s=50)
-            ax.annotate(m, (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+            ax.annotate(" = ".join(ms), (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9)
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(ScalarFormatter())
+        ax.margins(x=0.25, y=0.12)
         ax.set_xlabel("analysis time per task set, s (log scale)")
         ax.set_ylabel(ylabel)
         ax.set_title(title, fontsize=10)
@@ -304,6 +312,43 @@ def plot(results: dict[str, Any], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def _total(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"
+
+
+def regret_details(results: dict[str, Any]) -> list[str]:
+    """A table per regret task set: each measure's recommended groups, test total and regret."""
+    lines = results["benchmarks"].get("regret", {}).get("lines", [])
+    sets = [r for r in lines if r.get("benchmark") == "regret_set" and "measures" in r]
+    if not sets:
+        return []
+
+    def groups(g: list[list[str]] | None) -> str:
+        return " ".join("{" + ", ".join(x) + "}" for x in g) if g else "n/a"
+
+    out = ["## Regret by task set", "",
+           "Test total = sum over tasks of the mean test metric over the compare seeds; regret in % of the "
+           "oracle's total, positive = worse. The oracle is compare's best partition over every trained subset, "
+           "chosen on validation, so a grouping can beat it on test (negative regret).", ""]
+    for r in sets:
+        direction = "lower is better" if r["lower_is_better"] else "higher is better"
+        out += [f"**{r['set']}** ({', '.join(r['tasks'])}; {r['metric']}, {direction})", "",
+                "| grouping | groups | test total | regret | random at the same k |", "|---|---|---|---|---|"]
+        o = r.get("oracle") or {}
+        out.append(f"| oracle | {groups(o.get('groups'))} | {_total(o.get('total'))} | 0 | |")
+        for m, v in r["measures"].items():
+            if "error" in v:
+                out.append(f"| {m} | error: {_cell(v['error'])} | | | |")
+                continue
+            out.append(f"| {m} | {groups(v['groups'])} | {_total(v['total'])} | {_f(v.get('regret_pct'), ' %')} "
+                       f"| {_f(v.get('random_regret_pct'), ' %')} |")
+        for ref in ("all_in_one", "single_task"):
+            if r.get(ref):
+                out.append(f"| {ref} | | {_total(r[ref]['total'])} | {_f(r[ref]['regret_pct'], ' %')} | |")
+        out.append("")
+    return out
 
 
 def _cell(x: Any) -> str:
@@ -319,7 +364,7 @@ def render(results: dict[str, Any], rows: list[Row], plotted: bool) -> str:
             f"Machine: {m['cores']} usable cores ({m['cpu']}), torch {m['torch']}, Python {m['python']}, "
             f"torch threads {m['torch_threads']} per benchmark process (set explicitly; `taskgroup`'s own units run with "
             "1 thread each; on this shared machine two threads made the 10-task joint run 18x slower, 30 s vs 1.7 s "
-            "back to back, so two-thread timings would measure the scheduler). Load average at start {m['loadavg_1m']}, at end "
+            f"back to back, so two-thread timings would measure the scheduler). Load average at start {m['loadavg_1m']}, at end "
             f"{results['machine_end']['loadavg_1m']}: the machine was shared with other work, so absolute seconds "
             "are slower than on an idle machine; ratios come from interleaved or back-to-back runs in one process.",
             "", "Every figure below comes from `results.json` (all JSON lines of every benchmark). "
@@ -336,6 +381,7 @@ def render(results: dict[str, Any], rows: list[Row], plotted: bool) -> str:
                  "One point per measure: the analysis time it needs (one-run measures share one joint training; "
                  "transfer and probe cosine share the pair probes; subsets = every subset trained) against the "
                  "quality of the grouping it recommends.", "", "![quality versus cost](quality_vs_cost.png)", ""]
+    body += regret_details(results)
     body += ["## Targets missed", ""]
     body += [f"- {r['what']}: {r['taskgroup']} (target {r['target']})" for r in misses] or ["- none"]
     failed = {n: b for n, b in results["benchmarks"].items() if b["exit_code"] != 0}
@@ -365,15 +411,36 @@ SIZES_TEXT = [
 SMOKE_SIZES = ["- smoke: every benchmark at tiny sizes (2-6 tasks, 5-20 steps); the figures test the plumbing only."]
 
 
+def write_report(results: dict[str, Any], out: Path) -> None:
+    """Rows from every benchmark's lines, the plot, ``results.json`` and ``RESULTS.md`` in ``out``."""
+    rows: list[Row] = []
+    for name, b in results["benchmarks"].items():
+        try:
+            rows += ROW_BUILDERS[name](b["lines"])
+        except Exception as exc:  # a malformed record must not lose the others
+            rows.append(_row(name, f"{name}: could not read its output", "error", note=f"{type(exc).__name__}: {exc}"))
+    results["rows"] = rows
+    plotted = plot(results, out / "quality_vs_cost.png")
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    (out / "RESULTS.md").write_text(render(results, rows, plotted), encoding="utf-8")
+    print(f"[benchmarks] wrote {out / 'RESULTS.md'} and {out / 'results.json'}", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--smoke", action="store_true", help="tiny sizes (what CI runs); writes to a temp folder")
     p.add_argument("--out", default=None, help="where RESULTS.md, results.json and the plot go")
     p.add_argument("--only", default=None, help="comma-separated benchmark names: " + ", ".join(n for n, *_ in SUITE))
     p.add_argument("--threads", type=int, default=None, help="torch threads per benchmark (default: 1)")
+    p.add_argument("--render-only", action="store_true",
+                   help="rebuild RESULTS.md and the plot from OUT/results.json without running anything")
     a = p.parse_args(argv)
     out = Path(a.out) if a.out else (Path(tempfile.mkdtemp(prefix="taskgroup-bench-")) if a.smoke else ROOT)
     out.mkdir(parents=True, exist_ok=True)
+    if a.render_only:
+        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        write_report(results, out)
+        return 0
     set_threads(a.threads)
     logs = ROOT / "out" / "logs" if out.resolve() == ROOT else out / "logs"  # benchmarks/out is not committed
     chosen = [s for s in SUITE if not a.only or s[0] in a.only.split(",")]
@@ -396,17 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["logs"] = str(logs.relative_to(ROOT.parent)) if logs.is_relative_to(ROOT.parent) else str(logs)
     results["machine_end"] = machine()
     results["sizes"] = SMOKE_SIZES if a.smoke else SIZES_TEXT
-    rows: list[Row] = []
-    for name, b in results["benchmarks"].items():
-        try:
-            rows += ROW_BUILDERS[name](b["lines"])
-        except Exception as exc:  # a malformed record must not lose the others
-            rows.append(_row(name, f"{name}: could not read its output", "error", note=f"{type(exc).__name__}: {exc}"))
-    results["rows"] = rows
-    plotted = plot(results, out / "quality_vs_cost.png")
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    (out / "RESULTS.md").write_text(render(results, rows, plotted), encoding="utf-8")
-    print(f"[benchmarks] wrote {out / 'RESULTS.md'} and {out / 'results.json'}", file=sys.stderr, flush=True)
+    write_report(results, out)
     failed = [n for n, b in results["benchmarks"].items() if b["exit_code"] != 0]
     return 1 if failed else 0
 
