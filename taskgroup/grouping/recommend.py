@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from taskgroup.errors import ConfigError
-from taskgroup.grouping.graph import canonical, linkage_dict, propose
+from taskgroup.grouping.graph import linkage_dict, propose
 from taskgroup.grouping.pools import candidate_pool
 from taskgroup.grouping.scores import MeasuredScorer, matrix_scorer, mean_stderr
 from taskgroup.grouping.selection import Network, select
