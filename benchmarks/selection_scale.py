@@ -18,6 +18,8 @@ import platform
 import time
 from pathlib import Path
 
+from taskgroup.atomic import write_json
+
 NAME = "selection_scale"
 SIZES = (5, 10, 20, 30, 40)
 SMOKE_SIZES = (5, 10)
@@ -107,10 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     records = run(smoke=args.smoke)
     for record in records:
         print(json.dumps(record), flush=True)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(OUT)
+    write_json(OUT, records)
     return 0
 
 
