@@ -52,9 +52,9 @@ def regret_pct(alt_total: float, oracle_total: float, lower: bool) -> float:
 def one_set(name: str, spec: dict[str, Any], workdir: Path, train: dict[str, Any], compare_cfg: dict[str, Any],
             max_groups: int | None, analyze_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyze, group per measure and compare on one task set."""
-    from taskgroup.compare import compare
+    from taskgroup.comparison.compare import compare
     from taskgroup.data import load_taskset
-    from taskgroup.rundir import open_run
+    from taskgroup.runtime.rundir import open_run
 
     if spec.get("needs") and (why := shared_missing(spec["needs"])):
         return {"benchmark": "regret_set", "set": name, "skipped": why}

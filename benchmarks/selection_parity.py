@@ -15,7 +15,7 @@ import platform
 import time
 from pathlib import Path
 
-from taskgroup.atomic import write_json
+from taskgroup.runtime.atomic import write_json
 
 NAME = "selection_parity"
 TOLERANCE = 1e-4

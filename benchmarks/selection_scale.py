@@ -18,7 +18,7 @@ import platform
 import time
 from pathlib import Path
 
-from taskgroup.atomic import write_json
+from taskgroup.runtime.atomic import write_json
 
 NAME = "selection_scale"
 SIZES = (5, 10, 20, 30, 40)

@@ -17,7 +17,7 @@ from taskgroup.config import AnalyzeConfig, CompareConfig, Config, DataConfig, M
 from taskgroup.data import shared_root
 from taskgroup.demo import demo_config
 from taskgroup.pipeline import run
-from taskgroup.progress import ProgressBar
+from taskgroup.runtime.progress import ProgressBar
 
 ROOT = Path(__file__).resolve().parents[1]
 KEEP = ("report.html", "report.md", "affinity.json", "groupings.json", "comparison.json", "config.toml")

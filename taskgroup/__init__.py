@@ -20,7 +20,7 @@ from .tasks import Task, TaskSet  # noqa: E402
 def __getattr__(name: str):
     # the trained-model API needs torch; import it only when asked for, so the CLI starts fast
     if name in ("load", "Predictor"):
-        from . import deliver
+        from .comparison import deliver
 
         return getattr(deliver, name)
     raise AttributeError(f"module 'taskgroup' has no attribute {name!r}")

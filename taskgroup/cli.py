@@ -14,7 +14,7 @@ import click
 
 from . import __version__
 from .errors import TaskgroupError
-from .progress import ProgressBar
+from .runtime.progress import ProgressBar
 
 MEASURE_CHOICES = ("gradient_cosine", "lookahead", "transfer")
 
@@ -141,7 +141,7 @@ seeds = 3
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: str, force: bool) -> None:
     """Write a commented starter config to PATH (default: taskgroup.toml)."""
-    from .atomic import write_text
+    from .runtime.atomic import write_text
 
     p = Path(path)
     if p.exists() and not force:
@@ -312,7 +312,7 @@ def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force
 @click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="CSV of predictions.")
 def predict(directory: str, table: str, out: str) -> None:
     """Predict every task for the rows of TABLE (CSV) with the trained recommended grouping."""
-    from .deliver import predict_table
+    from .comparison.deliver import predict_table
 
     path = predict_table(directory, table, out)
     click.echo(f"wrote {path}")

@@ -145,6 +145,11 @@ TOP_LEVEL = ("seed", "tasks", *SECTIONS)
 MAX_SEED = 2**32 - 1
 
 
+def _shown(key: str) -> str:
+    """A key as written, or its repr when it holds characters that would break a one-line message."""
+    return key if key.isprintable() else repr(key)
+
+
 def _suggest(key: str, options: list[str]) -> str:
     close = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(sorted(options))}"
@@ -174,7 +179,7 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     kwargs = {}
     for key, value in raw.items():
         if key not in known:
-            raise ConfigError(f"{source}: unknown key {where}.{key}{_suggest(key, list(known))}")
+            raise ConfigError(f"{source}: unknown key {where}.{_shown(key)}{_suggest(key, list(known))}")
         if not _type_ok(value, str(known[key].type)):
             raise ConfigError(f"{source}: {where}.{key} must be of type {known[key].type}, not {type(value).__name__} ({value!r})")
         if isinstance(value, int) and not isinstance(value, bool) and "float" in str(known[key].type) and "int" not in str(known[key].type):

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .config import Config, load_config
 from .errors import TaskgroupError
-from .rundir import open_existing, open_run, read_json, write_output
+from .runtime.rundir import open_existing, open_run, read_json, write_output
 from .tasks import TaskSet
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -85,8 +85,8 @@ def group(directory: str | Path, max_groups: int | None = None, budget: float | 
 def compare(directory: str | Path, seeds: int | None = None, executor: str = "inline", workers: int = 1,
             address: str | None = None, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
     """Train the groupings and alternatives, write ``DIR/comparison.json`` and ``DIR/models/``."""
-    from .compare import compare as _compare
-    from .deliver import save_models
+    from .comparison.compare import compare as _compare
+    from .comparison.deliver import save_models
 
     with open_existing(directory) as (cfg, store):
         groupings = read_json(directory, "groupings.json", "compare")
@@ -101,7 +101,7 @@ def compare(directory: str | Path, seeds: int | None = None, executor: str = "in
 
 def report(directory: str | Path) -> dict[str, Path]:
     """Render ``report.html``, ``report.md`` and ``figures/`` from the files in DIR alone."""
-    from .report import render_report
+    from .reporting import render_report
 
     return render_report(directory)
 
@@ -125,8 +125,8 @@ def status(directory: str | Path) -> dict[str, Any]:
     ``compare`` once ``groupings.json`` exists) to ``{"total": n, "done": k}`` over the units that
     step plans from the saved configuration; it is empty when the data cannot be loaded.
     """
-    from .store import RunStore
-    from .rundir import FILES, STORE
+    from .runtime.store import RunStore
+    from .runtime.rundir import FILES, STORE
 
     d = Path(directory)
     if not (d / STORE).is_file():
@@ -154,8 +154,8 @@ def _optional_json(path: Path) -> dict[str, Any] | None:
 def _planned(d: Path, store: Any) -> dict[str, dict[str, int]]:
     """Units each step plans from the saved config, and how many of them the store holds."""
     from .affinity.analyze import plan_units
-    from .compare import network_key, plan
-    from .rundir import CONFIG, load_run_config
+    from .comparison.compare import network_key, plan
+    from .runtime.rundir import CONFIG, load_run_config
 
     if not (d / CONFIG).is_file():
         return {}

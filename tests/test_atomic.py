@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taskgroup import atomic
-from taskgroup.hashing import canonical_json, content_hash, file_hash
+from taskgroup.runtime import atomic
+from taskgroup.runtime.hashing import canonical_json, content_hash, file_hash
 
 
 def _temps(folder: Path) -> list[str]:
@@ -79,7 +79,7 @@ def test_a_writer_killed_before_the_rename_leaves_the_old_file_and_a_removable_t
     target = tmp_path / "affinity.json"
     atomic.write_text(target, "old")
     script = ("import os, sys\n"
-              "from taskgroup import atomic\n"
+              "from taskgroup.runtime import atomic\n"
               "atomic.os.replace = lambda *a: os._exit(9)  # die between fsync and rename\n"
               "atomic.write_text(sys.argv[1], 'new')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -133,7 +133,7 @@ def test_content_hash_ignores_dict_order_and_is_20_hex_characters() -> None:
 
 def test_content_hash_is_the_same_in_another_process() -> None:
     obj = {"x": [1, 2.5, None, True], "y": (0.1, "é"), "z": np.arange(4, dtype=np.float32)}
-    script = ("import numpy as np\nfrom taskgroup.hashing import content_hash\n"
+    script = ("import numpy as np\nfrom taskgroup.runtime.hashing import content_hash\n"
               "print(content_hash({'z': np.arange(4, dtype=np.float32), 'y': (0.1, 'é'), "
               "'x': [1, 2.5, None, True]}))\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONHASHSEED": "123"}

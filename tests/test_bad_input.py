@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from taskgroup.cli import main
-from taskgroup.store import RunLock
+from taskgroup.runtime.store import RunLock
 
 BASE = """seed = 0
 [data]
@@ -134,7 +134,7 @@ CASES = {
                           ["inf.npz", "NaN or infinite", "row 5"]),
     "encoder module that does not exist": (config_text(model='encoder = "nosuchpkg.encoders:make"'), {},
                                            ["model.encoder", "'nosuchpkg.encoders:make'", "nosuchpkg"]),
-    "encoder function that does not exist": (config_text(model='encoder = "taskgroup.models:no_such_factory"'), {},
+    "encoder function that does not exist": (config_text(model='encoder = "taskgroup.training.models:no_such_factory"'), {},
                                              ["model.encoder", "no_such_factory"]),
     "encoder that is neither built in nor a path": (config_text(model='encoder = "mlpp"'), {},
                                                     ["model.encoder", "'mlpp'", "did you mean 'mlp'"]),

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 import taskgroup
 from taskgroup.cli import main
-from taskgroup.compare import delta_m, random_groupings
+from taskgroup.comparison.compare import delta_m, random_groupings
 from taskgroup.config import AnalyzeConfig, CompareConfig, Config, DataConfig, ModelConfig, TrainConfig
 from taskgroup.data import load_taskset
-from taskgroup.objectives import metric_value
+from taskgroup.training.objectives import metric_value
 from taskgroup.tasks import TEST
 
 #: Delta_m points (percent) by which the recommended grouping may trail all-in-one or random groupings

@@ -21,7 +21,7 @@ from taskgroup.config import (SECTIONS, AnalyzeConfig, CompareConfig, Config, Da
                               TaskConfig, TrainConfig, config_from_dict, load_config)
 from taskgroup.data import load_taskset
 from taskgroup.errors import ConfigError, TaskgroupError
-from taskgroup.rundir import load_run_config, to_toml
+from taskgroup.runtime.rundir import load_run_config, to_toml
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -167,7 +167,7 @@ def test_init_writes_a_starter_that_check_accepts(tmp_path: Path, monkeypatch: p
 KNOWN = {name: [f.name for f in fields(cls)] for name, cls in SECTIONS.items()}
 TASK_KEYS = ["name", "column", "kind", "metric", "head", "loss", "lower_is_better"]
 WORDS = ["mlp", "cnn", "auto", "synthetic-small", "digits", "equal", "dwa", "uniform", "transfer", "binary",
-         "regression", "rmse", "auc", "a", "table.csv", "x:y", "taskgroup.models:make_encoder"]
+         "regression", "rmse", "auc", "a", "table.csv", "x:y", "taskgroup.training.models:make_encoder"]
 scalars = st.one_of(
     st.integers(-(2**63), 2**63 - 1), st.integers(-3, 300),
     st.floats(allow_nan=True, allow_infinity=True), st.floats(0.0, 1.0),
@@ -177,7 +177,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
 
 
-CHOICES = {"encoder": ["mlp", "cnn", "auto", "taskgroup.models:make_encoder", "mlpp"],
+CHOICES = {"encoder": ["mlp", "cnn", "auto", "taskgroup.training.models:make_encoder", "mlpp"],
            "weighting": ["equal", "uncertainty", "dwa", "gradnorm", "eq"],
            "sampling": ["proportional", "uniform", "temperature"], "schedule": ["all", "round_robin"],
            "measure": ["auto", "transfer", "lookahead"], "builtin": ["synthetic-small", "synthetic", "nope"],

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 import taskgroup.affinity.analyze as analyze_module
-import taskgroup.compare as compare_module
+import taskgroup.comparison.compare as compare_module
 from taskgroup import pipeline
 from taskgroup.cli import main
 from taskgroup.config import load_config

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from taskgroup.errors import TaskgroupError, TrainingError
-from taskgroup.executors import Unit, UnitCrashedError, resolve, run_units
-from taskgroup.store import STORE_NAME, RunStore
+from taskgroup.runtime.executors import Unit, UnitCrashedError, resolve, run_units
+from taskgroup.runtime.store import STORE_NAME, RunStore
 
 if __package__:  # tests/ is a package
     from . import _units
@@ -164,8 +164,8 @@ def test_inline_units_run_with_the_requested_torch_threads(store: RunStore) -> N
 # -- crash safety --------------------------------------------------------------------------------
 
 _WRITER = ("import sys\n"
-           "from taskgroup.executors import Unit, run_units\n"
-           "from taskgroup.store import RunStore\n"
+           "from taskgroup.runtime.executors import Unit, run_units\n"
+           "from taskgroup.runtime.store import RunStore\n"
            "fn, run_dir, log = sys.argv[1:4]\n"
            "units = [Unit.of('toy', fn, {'i': i, 'sleep': 0.25, 'log': log}) for i in range(8)]\n"
            "with RunStore(run_dir) as store:\n"
@@ -259,7 +259,7 @@ def test_a_unit_error_in_a_worker_arrives_as_itself_after_running_units_finish(
 def local_ray():
     """One private local Ray for every Ray test of this module: loopback only, no dashboard."""
     pytest.importorskip("ray")
-    from taskgroup.executors import ray_session
+    from taskgroup.runtime.executors import ray_session
 
     with ray_session(workers=2) as ray:
         yield ray

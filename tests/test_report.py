@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 from taskgroup.errors import RunDirError
-from taskgroup.report import render_report
-from taskgroup.report.figures import Point, mpl_text, pareto_front
-from taskgroup.report.html import png_size
-from taskgroup.report.markdown import md_escape
+from taskgroup.reporting import render_report
+from taskgroup.reporting.figures import Point, mpl_text, pareto_front
+from taskgroup.reporting.html import png_size
+from taskgroup.reporting.markdown import md_escape
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small"
 HOSTILE = "<script>alert(1)</script>"
@@ -272,7 +272,7 @@ def test_rerender_is_deterministic_and_drops_stale_figures(tmp_path: Path) -> No
 def test_two_tasks_render_silently_without_pyplot(tmp_path: Path) -> None:
     """No output, no warning (even with all merges at distance 0) and pyplot never imported."""
     run = generated_run(tmp_path / "run", 2)
-    code = ("import sys, warnings; warnings.simplefilter('error'); from taskgroup.report import render_report; "
+    code = ("import sys, warnings; warnings.simplefilter('error'); from taskgroup.reporting import render_report; "
             "render_report(sys.argv[1]); assert 'matplotlib.pyplot' not in sys.modules")
     done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).parent.parent)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taskgroup.report import render_report
+from taskgroup.reporting import render_report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from taskgroup.errors import RunDirError
-from taskgroup.store import STORE_NAME, RunLock, RunStore, lock_holder
+from taskgroup.runtime.store import STORE_NAME, RunLock, RunStore, lock_holder
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_meta_values_are_json(store: RunStore) -> None:
 # -- the run-directory lock ------------------------------------------------------------------------
 
 _HOLD = ("import sys, time\n"
-         "from taskgroup.store import RunLock\n"
+         "from taskgroup.runtime.store import RunLock\n"
          "lock = RunLock(sys.argv[1]).acquire()\n"
          "print('locked', flush=True)\n"
          "time.sleep(float(sys.argv[2]))\n")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from taskgroup.batching import Batcher, TaskData, allocation
+from taskgroup.training.batching import Batcher, TaskData, allocation
 from taskgroup.config import ModelConfig, TrainConfig
 from taskgroup.data.synthetic import synthetic
 from taskgroup.tasks import TRAIN, Task, TaskSet
-from taskgroup.train import train_network
+from taskgroup.training.trainer import train_network
 
 FAST = TrainConfig(steps=60, batch_size=32, eval_every=20, patience=3)
 SMALL = ModelConfig(hidden=[16])

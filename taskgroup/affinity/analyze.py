@@ -15,9 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import AnalyzeConfig, Config, ModelConfig
-from ..executors import Unit, run_units
-from ..hashing import content_hash
-from ..store import RunStore
+from ..runtime.executors import Unit, run_units
+from ..runtime.hashing import content_hash
+from ..runtime.store import RunStore
 from ..tasks import TaskSet
 from .matrix import AffinityMatrix, agreement
 

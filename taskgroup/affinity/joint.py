@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch.func import functional_call, vmap
 
-from ..batching import Batcher, TaskData
+from ..training.batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
 from ..tasks import TaskSet
-from ..train import build_model, check_finite
+from ..training.trainer import build_model, check_finite
 from .pergrad import cosine_matrix, per_task_gradients
 
 Progress = Callable[[int, int, dict[str, Any]], None]

@@ -21,11 +21,11 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..batching import Batcher, TaskData
+from ..training.batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
-from ..objectives import metric_value, predictions, row_loss
+from ..training.objectives import metric_value, predictions, row_loss
 from ..tasks import VAL, TaskSet
-from ..train import build_model, check_finite
+from ..training.trainer import build_model, check_finite
 from .pergrad import cosine_matrix
 
 Progress = Callable[[int, int, dict[str, Any]], None]

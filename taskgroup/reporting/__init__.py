@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import write_bytes, write_text
+from ..runtime.atomic import write_bytes, write_text
 from .content import build_document
 from .document import Document
 from .html import render_html

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .objectives import metric_value, predictions, row_loss
-from .tasks import TEST, TRAIN, VAL, Task, TaskSet
+from ..tasks import TEST, TRAIN, VAL, Task, TaskSet
 
 SAMPLINGS = ("proportional", "uniform", "temperature")
 SCHEDULES = ("all", "round_robin")

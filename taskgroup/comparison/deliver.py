@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import write_bytes, write_json
-from .batching import TaskData
-from .config import ModelConfig
-from .errors import DataError, RunDirError
-from .models import HardSharedMTL, make_encoder
-from .store import RunStore
-from .tasks import Task, TaskSet
+from ..runtime.atomic import write_bytes, write_json
+from ..training.batching import TaskData
+from ..config import ModelConfig
+from ..errors import DataError, RunDirError
+from ..training.models import HardSharedMTL, make_encoder
+from ..runtime.store import RunStore
+from ..tasks import Task, TaskSet
 
 MODELS = "models"
 
@@ -131,7 +131,7 @@ def predict_table(directory: str | Path, table: str | Path, out: str | Path) -> 
     """Predict every task for the rows of a CSV and write them (with a row number) to ``out``."""
     import csv
 
-    from .atomic import write_text
+    from ..runtime.atomic import write_text
 
     pred = Predictor(directory)
     names = pred.feature_names

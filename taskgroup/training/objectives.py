@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
 
-from .tasks import Task, import_object
+from ..tasks import Task, import_object
 
 
 def row_loss(task: Task, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

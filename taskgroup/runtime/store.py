@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from .atomic import to_jsonable
-from .errors import RunDirError
+from ..errors import RunDirError
 
 STORE_NAME = "store.sqlite"
 LOCK_NAME = ".lock"

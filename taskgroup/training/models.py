@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .errors import DataError
-from .tasks import Task, import_object
+from ..errors import DataError
+from ..tasks import Task, import_object
 
 
 class MLPEncoder(nn.Module):

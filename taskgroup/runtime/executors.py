@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import TaskgroupError
+from ..errors import TaskgroupError
 from .hashing import content_hash
 from .store import RunStore
 

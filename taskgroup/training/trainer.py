@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from .batching import Batcher, TaskData, evaluate
-from .config import ModelConfig, TrainConfig
-from .errors import TrainingError
+from ..config import ModelConfig, TrainConfig
+from ..errors import TrainingError
 from .models import HardSharedMTL, SoftSharedMTL, count_parameters, make_encoder, multiply_adds
-from .tasks import TEST, VAL, TaskSet
+from ..tasks import TEST, VAL, TaskSet
 from .weighting import make_weighting
 
 Progress = Callable[[int, int, dict[str, Any]], None]

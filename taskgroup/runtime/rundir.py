@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .atomic import remove_stale_temps, write_json, write_text
-from .config import Config, config_from_dict
-from .errors import RunDirError
+from ..config import Config, config_from_dict
+from ..errors import RunDirError
 from .hashing import content_hash
 from .store import RunLock, RunStore
 

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .config import Config, ModelConfig, TrainConfig
-from .executors import Unit, run_units
-from .hashing import content_hash
-from .store import RunStore
-from .tasks import TaskSet
+from ..config import Config, ModelConfig, TrainConfig
+from ..runtime.executors import Unit, run_units
+from ..runtime.hashing import content_hash
+from ..runtime.store import RunStore
+from ..tasks import TaskSet
 from .verdict import verdict
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -45,7 +45,7 @@ def network_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Unit function: train one network, return its record and its state dict as a blob."""
     import torch
 
-    from .train import train_network
+    from ..training.trainer import train_network
 
     spec = args["spec"]
     result, state = train_network(args["taskset"], list(spec["tasks"]), TrainConfig(**args["train"]),
@@ -176,7 +176,7 @@ def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dic
 def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
                    lower: dict[str, bool]) -> Groups:
     """The partition with the best mean validation gain over single-task, over all trained subsets."""
-    from .grouping.selection import Network, select
+    from ..grouping.selection import Network, select
 
     nets = []
     subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
@@ -205,7 +205,7 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     fp = taskset.fingerprint()
     train = asdict(cfg.train)
     model = asdict(cfg.model)
-    units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.compare:network_unit",
+    units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.comparison.compare:network_unit",
                   {"taskset": taskset, "spec": asdict(sp), "train": train, "model": model}) for sp in specs]
     payloads = run_units(units, store, executor=executor, workers=workers, progress=progress, address=address)
     results: dict[NetworkSpec, dict[str, Any]] = {}
