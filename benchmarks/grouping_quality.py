@@ -39,7 +39,7 @@ def timed_analyze(cfg, measures: list[str], exhaustive: bool = False, store=None
         if info.get("event") == "done" and info.get("kind") in seconds:
             seconds[info["kind"]] += float(info["seconds"])
 
-    doc = analyze(cfg, taskset, store, measures, exhaustive, progress=progress)
+    doc = analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, progress=progress)
     per_measure = {m: seconds[k] for k, ms in KINDS.items() for m in ms if m in doc["measures"]}
     if exhaustive:
         per_measure["subsets"] = seconds["probes"]

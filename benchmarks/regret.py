@@ -82,7 +82,7 @@ def one_set(name: str, spec: dict[str, Any], workdir: Path, train: dict[str, Any
                 continue
             groupings = {"schema": 1, "tasks": taskset.task_names,
                          "recommended": {"groups": groups, "method": m}, "candidates": []}
-            doc = compare(cfg, taskset, groupings, store, affinity)
+            doc = compare(cfg, taskset, groupings, store, affinity=affinity)
             alts = {a["name"]: a for a in doc["alternatives"]}
             rec = alts["recommended"]
             per_measure[m] = {"groups": groups, "total": total(rec), "delta_m": rec["delta_m"],

@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import TaskgroupError
+from .runtime.execution import EXECUTORS, Execution
 from .runtime.progress import ProgressBar
 
 MEASURE_CHOICES = ("gradient_cosine", "lookahead", "transfer")
@@ -48,8 +49,11 @@ def _usage_error(exc: click.UsageError, command_path: str) -> None:
     raise click.exceptions.Exit(2)
 
 
-def _progress_factory(quiet: bool):
-    return lambda label: ProgressBar(label, quiet=quiet)
+def _execution(executor: str = "inline", workers: int = 1, address: str | None = None,
+               quiet: bool = False) -> Execution:
+    """The one :class:`Execution` a command passes down, built from its options."""
+    return Execution(executor=executor, workers=workers, address=address,
+                     progress=lambda label: ProgressBar(label, quiet=quiet))
 
 
 def _measures(value: str | None) -> list[str] | None:
@@ -68,7 +72,7 @@ def _apply_seed(cfg, seed: int | None):
     return cfg
 
 
-executor_option = click.option("--executor", type=click.Choice(["inline", "process", "ray"]), default="inline",
+executor_option = click.option("--executor", type=click.Choice(EXECUTORS), default="inline",
                                show_default=True, help="Where units of work run.")
 workers_option = click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
                               help="Units run at once (process and ray executors).")
@@ -188,8 +192,8 @@ def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None
     from .pipeline import analyze as run_analyze, resolve_config
 
     cfg = _apply_seed(resolve_config(config), seed)
-    doc = run_analyze(cfg, out, _measures(measures), exhaustive or None, executor, workers, force, address,
-                      _progress_factory(quiet))
+    doc = run_analyze(cfg, out, measures=_measures(measures), exhaustive=exhaustive or None, force=force,
+                      execution=_execution(executor, workers, address, quiet))
     click.echo(f"wrote {Path(out) / 'affinity.json'} ({', '.join(doc['measures'])})")
 
 
@@ -204,7 +208,7 @@ def group(directory: str, max_groups: int | None, budget: float | None, partitio
     """Propose task groupings from DIR/affinity.json; writes DIR/groupings.json."""
     from .pipeline import group as run_group
 
-    doc = run_group(directory, max_groups, budget, partition, measure)
+    doc = run_group(directory, max_groups=max_groups, budget=budget, partition=partition, measure=measure)
     rec = doc["recommended"]
     groups = " | ".join(", ".join(g) for g in rec["groups"])
     click.echo(f"recommended ({rec['method']}): {groups}")
@@ -243,7 +247,7 @@ def compare(directory: str, seeds: int | None, executor: str, workers: int, addr
     """Train the groupings next to the alternatives; writes DIR/comparison.json and DIR/models/."""
     from .pipeline import compare as run_compare
 
-    doc = run_compare(directory, seeds, executor, workers, address, _progress_factory(quiet))
+    doc = run_compare(directory, seeds=seeds, execution=_execution(executor, workers, address, quiet))
     click.echo(doc["verdict"]["summary"])
     click.echo(f"wrote {Path(directory) / 'comparison.json'} and {Path(directory) / 'models'}")
 
@@ -276,7 +280,8 @@ def run(config: str, out: str, max_groups: int | None, budget: float | None, see
     from .pipeline import resolve_config, run as run_all
 
     cfg = _apply_seed(resolve_config(config), seed)
-    paths = run_all(cfg, out, executor, workers, force, address, max_groups, budget, seeds, _progress_factory(quiet))
+    paths = run_all(cfg, out, force=force, max_groups=max_groups, budget=budget, seeds=seeds,
+                    execution=_execution(executor, workers, address, quiet))
     _print_verdict(out)
     click.echo(f"report: {paths['html']}")
 
@@ -301,7 +306,7 @@ def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force
     from .pipeline import run as run_all
 
     cfg = demo_config(dataset, quick)
-    paths = run_all(cfg, out, executor, workers, force, progress=_progress_factory(quiet))
+    paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, quiet=quiet))
     _print_verdict(out)
     click.echo(f"report: {Path(paths['html']).resolve()}")
 

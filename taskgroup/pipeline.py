@@ -7,19 +7,13 @@ alone; the CLI is a thin layer over these functions.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .config import Config, load_config
 from .errors import TaskgroupError
+from .runtime.execution import INLINE, Execution
 from .runtime.rundir import open_existing, open_run, read_json, write_output
 from .tasks import TaskSet
-
-Progress = Callable[[int, int, dict[str, Any]], None]
-ProgressFactory = Callable[[str], Progress]
-
-
-def _no_progress(label: str) -> Progress | None:
-    return None
 
 
 def resolve_config(config: str | Path | Config) -> Config:
@@ -51,21 +45,24 @@ def check_encoder(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: model.encoder {spec!r} is not callable")
 
 
-def analyze(config: str | Path | Config, out: str | Path, measures: list[str] | None = None,
-            exhaustive: bool | None = None, executor: str = "inline", workers: int = 1, force: bool = False,
-            address: str | None = None, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
-    """Measure task affinities and write ``OUT/affinity.json``; finished units are reused."""
+def analyze(config: str | Path | Config, out: str | Path, *, measures: list[str] | None = None,
+            exhaustive: bool | None = None, force: bool = False,
+            execution: Execution = INLINE) -> dict[str, Any]:
+    """Measure task affinities and write ``OUT/affinity.json``; finished units are reused.
+
+    ``force`` reuses an ``out`` that belongs to another configuration (its results are dropped).
+    """
     from .affinity.analyze import analyze as _analyze
 
     cfg = resolve_config(config)
     taskset = load_data(cfg)
     with open_run(out, cfg, taskset.fingerprint(), force=force) as store:
-        doc = _analyze(cfg, taskset, store, measures, exhaustive, executor, workers, progress("analyze"), address)
+        doc = _analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, execution=execution)
         write_output(out, "affinity.json", doc)
     return doc
 
 
-def group(directory: str | Path, max_groups: int | None = None, budget: float | None = None,
+def group(directory: str | Path, *, max_groups: int | None = None, budget: float | None = None,
           partition: bool | None = None, measure: str | None = None) -> dict[str, Any]:
     """Propose groupings from ``DIR/affinity.json`` and write ``DIR/groupings.json``."""
     from .grouping import group as _group
@@ -82,8 +79,8 @@ def group(directory: str | Path, max_groups: int | None = None, budget: float | 
     return doc
 
 
-def compare(directory: str | Path, seeds: int | None = None, executor: str = "inline", workers: int = 1,
-            address: str | None = None, progress: ProgressFactory = _no_progress) -> dict[str, Any]:
+def compare(directory: str | Path, *, seeds: int | None = None,
+            execution: Execution = INLINE) -> dict[str, Any]:
     """Train the groupings and alternatives, write ``DIR/comparison.json`` and ``DIR/models/``."""
     from .comparison.compare import compare as _compare
     from .comparison.deliver import save_models
@@ -93,7 +90,7 @@ def compare(directory: str | Path, seeds: int | None = None, executor: str = "in
         affinity_path = Path(directory) / "affinity.json"
         affinity = read_json(directory, "affinity.json", "compare") if affinity_path.is_file() else None
         taskset = load_data(cfg)
-        doc = _compare(cfg, taskset, groupings, store, affinity, seeds, executor, workers, progress("compare"), address)
+        doc = _compare(cfg, taskset, groupings, store, affinity=affinity, seeds=seeds, execution=execution)
         save_models(directory, doc, store, taskset, cfg.model)
         write_output(directory, "comparison.json", doc)
     return doc
@@ -106,15 +103,14 @@ def report(directory: str | Path) -> dict[str, Path]:
     return render_report(directory)
 
 
-def run(config: str | Path | Config, out: str | Path, executor: str = "inline", workers: int = 1,
-        force: bool = False, address: str | None = None, max_groups: int | None = None,
+def run(config: str | Path | Config, out: str | Path, *, force: bool = False, max_groups: int | None = None,
         budget: float | None = None, seeds: int | None = None,
-        progress: ProgressFactory = _no_progress) -> dict[str, Path]:
+        execution: Execution = INLINE) -> dict[str, Path]:
     """analyze, group, compare and report in one go; every step resumes from the store."""
     cfg = resolve_config(config)
-    analyze(cfg, out, executor=executor, workers=workers, force=force, address=address, progress=progress)
+    analyze(cfg, out, force=force, execution=execution)
     group(out, max_groups=max_groups, budget=budget)
-    compare(out, seeds=seeds, executor=executor, workers=workers, address=address, progress=progress)
+    compare(out, seeds=seeds, execution=execution)
     return report(out)
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..config import AnalyzeConfig, Config, ModelConfig
+from ..runtime.execution import INLINE, Execution
 from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
+from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
 from .matrix import AffinityMatrix, agreement
 
-Progress = Callable[[int, int, dict[str, Any]], None]
 MEASURES = ("gradient_cosine", "lookahead", "transfer")
 JOINT_SETTINGS = ("steps", "batch_size", "rows_per_task", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
 PROBE_SETTINGS = ("batch_size", "lr", "every", "probe_steps", "probe_width", "probe_eval_every", "probe_patience")
@@ -149,14 +150,17 @@ def task_info(taskset: TaskSet) -> list[dict[str, Any]]:
     return [{**t.to_dict(), "rows": counts[t.name]} for t in taskset.tasks]
 
 
-def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, measures: list[str] | None = None,
-            exhaustive: bool | None = None, executor: str = "inline", workers: int = 1,
-            progress: Progress | None = None, address: str | None = None) -> dict[str, Any]:
-    """Compute the measures and return the content of ``affinity.json``."""
+def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: list[str] | None = None,
+            exhaustive: bool | None = None, execution: Execution = INLINE,
+            progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Compute the measures and return the content of ``affinity.json``.
+
+    ``progress`` defaults to ``execution``'s callback for the step ``"analyze"``.
+    """
     measures = list(measures or cfg.analyze.measures)
     exhaustive = cfg.analyze.exhaustive if exhaustive is None else exhaustive
     units = plan_units(cfg, taskset, measures, exhaustive)
-    results = run_units(units, store, executor=executor, workers=workers, progress=progress, address=address)
+    results = run_units(units, store, execution, progress or execution.progress_for("analyze"))
     names = taskset.task_names
     found: dict[str, AffinityMatrix] = {}
     records: list[dict[str, Any]] = []

@@ -15,18 +15,19 @@ import io
 import itertools
 import random
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..config import Config, ModelConfig, TrainConfig
+from ..runtime.execution import INLINE, Execution
 from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
+from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
 from .verdict import verdict
 
-Progress = Callable[[int, int, dict[str, Any]], None]
 Groups = list[list[str]]
 
 
@@ -194,10 +195,13 @@ def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str],
     return _canon([list(nets[i].tasks) for i in sel.chosen], names)
 
 
-def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: RunStore | None,
-            affinity: dict[str, Any] | None = None, seeds: int | None = None, executor: str = "inline",
-            workers: int = 1, progress: Progress | None = None, address: str | None = None) -> dict[str, Any]:
-    """Train every alternative over the seeds and return the content of ``comparison.json``."""
+def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: RunStore | None, *,
+            affinity: dict[str, Any] | None = None, seeds: int | None = None, execution: Execution = INLINE,
+            progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Train every alternative over the seeds and return the content of ``comparison.json``.
+
+    ``progress`` defaults to ``execution``'s callback for the step ``"compare"``.
+    """
     names = taskset.task_names
     lower = {t.name: bool(t.lower_is_better) for t in taskset.tasks}
     metric = {t.name: t.metric for t in taskset.tasks}
@@ -207,7 +211,7 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     model = asdict(cfg.model)
     units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.comparison.compare:network_unit",
                   {"taskset": taskset, "spec": asdict(sp), "train": train, "model": model}) for sp in specs]
-    payloads = run_units(units, store, executor=executor, workers=workers, progress=progress, address=address)
+    payloads = run_units(units, store, execution, progress or execution.progress_for("compare"))
     results: dict[NetworkSpec, dict[str, Any]] = {}
     for sp, unit, p in zip(specs, units, payloads):
         results[sp] = {**p, "_lower": lower, "_key": unit.key}

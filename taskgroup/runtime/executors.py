@@ -32,13 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TaskgroupError
+from .execution import EXECUTORS, INLINE, Execution  # noqa: F401 - EXECUTORS: the names of RUNNERS
 from .hashing import content_hash
+from .progress import ProgressFn
 from .store import RunStore
-
-EXECUTORS: tuple[str, ...] = ("inline", "process", "ray")
-
-#: ``progress(done, total, info)``: ``done`` counts stored and finished units out of ``total``
-ProgressFn = Callable[[int, int, dict[str, Any]], None]
 #: what a unit function returns once split: (payload, blob, seconds)
 Outcome = tuple[dict[str, Any], bytes | None, float]
 
@@ -88,22 +85,22 @@ def resolve(fn: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     return target
 
 
-def run_units(units: Iterable[Unit], store: RunStore | None, executor: str = "inline",
-              workers: int = 1, progress: ProgressFn | None = None, address: str | None = None,
-              *, threads: int | None = 1, max_crashes: int = 2,
+def run_units(units: Iterable[Unit], store: RunStore | None, execution: Execution = INLINE,
+              progress: ProgressFn | None = None, *, max_crashes: int = 2,
               gpus_per_unit: float | None = None) -> list[dict[str, Any]]:
     """Run every unit not yet in ``store`` and return all payloads in the order of ``units``.
 
-    Executors: ``"inline"`` runs in this process, in order; ``"process"`` uses a spawn process pool
-    of ``workers``; ``"ray"`` runs one Ray task per unit, joining the cluster at ``address`` (or
-    ``RAY_ADDRESS``), else starting (and stopping) a private local Ray on 127.0.0.1 with
-    ``workers * threads`` CPUs. ``workers`` bounds how many units run at once everywhere.
+    ``execution`` says where (see :data:`RUNNERS`): ``"inline"`` runs in this process, in order;
+    ``"process"`` uses a spawn process pool of ``execution.workers``; ``"ray"`` runs one Ray task
+    per unit, joining the cluster at ``execution.address`` (or ``RAY_ADDRESS``), else starting (and
+    stopping) a private local Ray on 127.0.0.1 with ``workers * threads`` CPUs. ``workers`` bounds
+    how many units run at once everywhere.
 
-    ``threads`` is the number of torch threads a unit runs with, the same in every executor so
-    that results are too (None leaves torch alone and never imports it). A unit whose worker dies
-    is retried up to ``max_crashes`` times, then :class:`UnitCrashedError` names it. On Ray a unit
-    asks for ``gpus_per_unit`` GPUs (default: its share of the cluster's GPUs, at most 1; none
-    without GPUs). If a unit raises, no new unit starts, the running ones finish and are
+    ``execution.threads`` is the number of torch threads a unit runs with, the same in every
+    executor so that results are too (None leaves torch alone and never imports it). A unit whose
+    worker dies is retried up to ``max_crashes`` times, then :class:`UnitCrashedError` names it. On
+    Ray a unit asks for ``gpus_per_unit`` GPUs (default: its share of the cluster's GPUs, at most 1;
+    none without GPUs). If a unit raises, no new unit starts, the running ones finish and are
     committed, then that exception propagates. ``progress(done, total, info)`` is called once at
     the start and after each unit (``info``: event, key, kind, seconds, elapsed, eta, cached, ran,
     remaining, executor). With ``store=None`` nothing is reused or kept.
@@ -111,12 +108,6 @@ def run_units(units: Iterable[Unit], store: RunStore | None, executor: str = "in
     Blobs are not returned (read them with ``store.get_blob(key)``). Duplicate keys run once.
     """
     units = list(units)
-    if executor not in EXECUTORS:
-        raise TaskgroupError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise TaskgroupError(f"workers must be a positive integer, got {workers!r}")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise TaskgroupError(f"threads must be a positive integer or None, got {threads!r}")
     for unit in units:
         if not isinstance(unit, Unit):
             raise TypeError(f"run_units expects Unit objects, got {type(unit).__name__}")
@@ -131,7 +122,7 @@ def run_units(units: Iterable[Unit], store: RunStore | None, executor: str = "in
             if payload is not None:
                 results[key] = payload
     todo = [unit for key, unit in unique.items() if key not in results]
-    tracker = _Progress(progress, total=len(unique), cached=len(results), executor=executor)
+    tracker = _Progress(progress, total=len(unique), cached=len(results), executor=execution.executor)
     tracker.start()
     if todo:
         for fn in sorted({unit.fn for unit in todo}):
@@ -146,12 +137,8 @@ def run_units(units: Iterable[Unit], store: RunStore | None, executor: str = "in
                 results[unit.key] = store.get(unit.key)  # type: ignore[assignment]
             tracker.finished(unit, seconds)
 
-        if executor == "inline":
-            _run_inline(todo, commit, threads)
-        elif executor == "process":
-            _run_process(todo, commit, workers, threads, max_crashes)
-        else:
-            _run_ray(todo, commit, workers, threads, max_crashes, address, gpus_per_unit)
+        RUNNERS[execution.executor](todo, commit, execution, max_crashes=max_crashes,
+                                    gpus_per_unit=gpus_per_unit)
     return [results[unit.key] for unit in units]
 
 
@@ -232,19 +219,21 @@ def _round_trip(unit: Unit, payload: dict[str, Any]) -> dict[str, Any]:
 Commit = Callable[[Unit, Outcome], None]
 
 
-def _run_inline(todo: Sequence[Unit], commit: Commit, threads: int | None) -> None:
+def _run_inline(todo: Sequence[Unit], commit: Commit, execution: Execution, **_: Any) -> None:
+    """In this process, in order."""
     for unit in todo:
-        commit(unit, _call_unit(unit.fn, unit.args, threads))
+        commit(unit, _call_unit(unit.fn, unit.args, execution.threads))
 
 
-def _run_process(todo: Sequence[Unit], commit: Commit, workers: int, threads: int | None,
-                 max_crashes: int) -> None:
+def _run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
+                 **_: Any) -> None:
     """Spawn pool; a dead worker breaks the pool, which is rebuilt and the lost units resubmitted.
 
     At most ``workers`` units are in flight. A unit that was running when a worker died becomes a
     suspect and is rerun alone, so a unit that always crashes is named exactly and the units that
     merely shared the pool with it are not blamed.
     """
+    workers, threads = execution.workers, execution.threads
     context = multiprocessing.get_context("spawn")
     pending: deque[Unit] = deque(todo)
     crashes: dict[str, int] = {}
@@ -336,9 +325,10 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-def _run_ray(todo: Sequence[Unit], commit: Commit, workers: int, threads: int | None,
-             max_crashes: int, address: str | None, gpus_per_unit: float | None) -> None:
+def _run_ray(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
+             gpus_per_unit: float | None) -> None:
     """One Ray task per unit, at most ``workers`` in flight, committed here as each returns."""
+    workers, threads, address = execution.workers, execution.threads, execution.address
     with ray_session(address=address, workers=workers, cpus_per_worker=threads or 1) as ray:
         gpus = float(ray.cluster_resources().get("GPU", 0.0))
         options: dict[str, Any] = {"num_cpus": threads or 1, "max_retries": max_crashes,
@@ -390,6 +380,10 @@ def _ray_error(ray: Any, unit: Unit, exc: BaseException) -> BaseException:
                                 f"({type(exc).__name__}); it may run out of memory")
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return TaskgroupError(f"Ray could not run unit {unit.key} ({unit.kind}): {first_line}")
+
+
+#: executor name -> runner(todo, commit, execution, max_crashes=..., gpus_per_unit=...)
+RUNNERS: dict[str, Callable[..., None]] = {"inline": _run_inline, "process": _run_process, "ray": _run_ray}
 
 
 # -- Ray session -----------------------------------------------------------------------------------

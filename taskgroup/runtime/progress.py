@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
+
+#: ``progress(done, total, info)``: ``done`` of ``total`` units finished; ``info`` says what happened
+ProgressFn = Callable[[int, int, dict[str, Any]], None]
+#: given a step's label, that step's progress callback (or None)
+ProgressFactory = Callable[[str], "ProgressFn | None"]
+
+
+def no_progress(label: str) -> ProgressFn | None:
+    """The progress factory that listens to nothing."""
+    return None
 
 
 def _fmt_seconds(s: float) -> str:
