@@ -314,12 +314,17 @@ def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.argument("table", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="CSV of predictions.")
-def predict(directory: str, table: str, out: str) -> None:
+@click.option("--out", "-o", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="CSV of predictions; '-' (the default) writes to standard output.")
+@click.option("--proba", is_flag=True, help="Add one probability column per class of each classification task.")
+def predict(directory: str, table: str, out: str, proba: bool) -> None:
     """Predict every task for the rows of TABLE (CSV) with the trained recommended grouping."""
     from .comparison.deliver import predict_table
 
-    path = predict_table(directory, table, out)
+    if out == "-":
+        click.echo(predict_table(directory, table, None, proba=proba), nl=False)
+        return
+    path = predict_table(directory, table, out, proba=proba)
     click.echo(f"wrote {path}")
 
 

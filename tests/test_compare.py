@@ -101,7 +101,8 @@ def test_load_routes_every_task_to_its_network(planted_run):
     out, cfg = planted_run
     model = taskgroup.load(out)
     ts = load_taskset(cfg)
-    preds = model.predict(ts.inputs[:5])
+    scaling = ts.meta["feature_scaling"]
+    preds = model.predict(ts.inputs[:5] * np.asarray(scaling["std"]) + np.asarray(scaling["mean"]))
     assert set(preds) == set(ts.task_names)
     assert all(p.shape == (5,) for p in preds.values())
 

@@ -88,6 +88,23 @@ class Predictor:
     def feature_names(self) -> list[str]:
         return list(self.index.get("feature_names") or [])
 
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input row the networks were trained on."""
+        return tuple(self.networks[0][1]["input_shape"]) if self.networks else ()
+
+    @property
+    def classes(self) -> dict[str, list[Any]]:
+        """Original class labels of every classification task, in the column order of ``predict_proba``."""
+        return {t: list(self._meta(t)["classes"].get(t) or range(self._task(t).get("n_classes") or 2))
+                for t in self.tasks if self._task(t)["kind"] in ("binary", "multiclass")}
+
+    def _meta(self, task: str) -> dict[str, Any]:
+        return self.networks[self.index["routes"][task]][1]
+
+    def _task(self, task: str) -> dict[str, Any]:
+        return next(t for t in self._meta(task)["tasks"] if t["name"] == task)
+
     def scale(self, X: np.ndarray) -> np.ndarray:
         """Apply the feature scaling the data loader used in training (if any) to raw features."""
         s = self.index.get("feature_scaling")
@@ -95,31 +112,71 @@ class Predictor:
             return X
         return (X - np.asarray(s["mean"])) / np.asarray(s["std"])
 
-    def predict(self, X: np.ndarray, scaled: bool = True) -> dict[str, np.ndarray]:
-        """Every task's prediction for rows ``X``: P(positive) for binary, class index for multiclass,
-        values in the target's units for regression. ``scaled=False`` applies the training feature
-        scaling first (use it for raw table features)."""
-        X = np.asarray(X, dtype=np.float32)
+    def rows(self, X: Any, scaled: bool = False) -> np.ndarray:
+        """``X`` as a float32 batch of rows: a single row is taken as one row, a wrong width is refused."""
+        if hasattr(X, "detach"):
+            X = X.detach().cpu().numpy()
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"X must be an array of numbers ({exc})") from None
+        shape = self.input_shape
+        if arr.shape == shape:
+            arr = arr[None]
+        if arr.shape[1:] != shape:
+            names = f" ({', '.join(self.feature_names[:6])}{', ...' if len(self.feature_names) > 6 else ''})" \
+                if self.feature_names else ""
+            want = f"rows of {shape[0]} features{names}" if len(shape) == 1 else f"rows of shape {shape}"
+            raise DataError(f"X has shape {arr.shape}; the networks were trained on {want}: give an array of "
+                            f"shape (n, {', '.join(map(str, shape))}) or one row of shape {shape}")
         if not scaled:
-            X = self.scale(X).astype(np.float32)
-        out: dict[str, np.ndarray] = {}
+            arr = self.scale(arr)
+        return arr.astype(np.float32)
+
+    def _outputs(self, X: Any, scaled: bool) -> dict[str, tuple[torch.Tensor, dict[str, Any]]]:
+        """Raw head output of every task's serving network, with that task's metadata."""
+        xt = torch.from_numpy(self.rows(X, scaled))
+        out: dict[str, tuple[torch.Tensor, dict[str, Any]]] = {}
         with torch.no_grad():
-            xt = torch.from_numpy(X)
             for k, (model, meta) in enumerate(self.networks):
-                outputs = model(xt)
-                for task, o in zip(model.task_names, outputs):
-                    if self.index["routes"][task] != k:
-                        continue
-                    kind = next(t["kind"] for t in meta["tasks"] if t["name"] == task)
-                    if kind == "binary":
-                        out[task] = torch.sigmoid(o[:, 0]).numpy()
-                    elif kind == "multiclass":
-                        out[task] = o.argmax(dim=1).numpy()
-                    elif kind == "regression":
-                        out[task] = o[:, 0].numpy() * meta["target_std"][task] + meta["target_mean"][task]
-                    else:
-                        out[task] = o.numpy()
+                served = [t for t in model.task_names if self.index["routes"][t] == k]
+                if not served:
+                    continue
+                for task, o in zip(model.task_names, model(xt)):
+                    if task in served:
+                        out[task] = (o, meta)
         return {t: out[t] for t in self.tasks}
+
+    def predict(self, X: Any, scaled: bool = False) -> dict[str, np.ndarray]:
+        """Every task's prediction for rows ``X`` of raw features (shape ``(n, *input_shape)``, or one row).
+
+        Classification tasks give their original class labels (``predict_proba`` gives probabilities),
+        regression tasks values in the target's units, custom tasks their head's output. The training
+        feature scaling is applied first; pass ``scaled=True`` for inputs already scaled that way.
+        """
+        result: dict[str, np.ndarray] = {}
+        for task, (o, meta) in self._outputs(X, scaled).items():
+            kind = self._task(task)["kind"]
+            if kind in ("binary", "multiclass"):
+                codes = (o[:, 0] > 0).long() if kind == "binary" else o.argmax(dim=1)
+                result[task] = np.asarray(self.classes[task])[codes.numpy()]
+            elif kind == "regression":
+                result[task] = o[:, 0].numpy() * meta["target_std"][task] + meta["target_mean"][task]
+            else:
+                result[task] = o.numpy()
+        return result
+
+    def predict_proba(self, X: Any, scaled: bool = False) -> dict[str, np.ndarray]:
+        """Class probabilities ``(n, classes)`` of every classification task, columns in ``classes[task]`` order."""
+        result: dict[str, np.ndarray] = {}
+        for task, (o, _meta) in self._outputs(X, scaled).items():
+            kind = self._task(task)["kind"]
+            if kind == "binary":
+                p = torch.sigmoid(o[:, 0]).numpy()
+                result[task] = np.stack([1 - p, p], axis=1)
+            elif kind == "multiclass":
+                result[task] = torch.softmax(o, dim=1).numpy()
+        return result
 
 
 def load(directory: str | Path) -> Predictor:
@@ -127,15 +184,50 @@ def load(directory: str | Path) -> Predictor:
     return Predictor(directory)
 
 
-def predict_table(directory: str | Path, table: str | Path, out: str | Path) -> Path:
-    """Predict every task for the rows of a CSV and write them (with a row number) to ``out``."""
+def predict_table(directory: str | Path, table: str | Path, out: str | Path | None = None,
+                  proba: bool = False) -> str | Path:
+    """Predict every task for the rows of a CSV table; write CSV to ``out``, or return it when ``out`` is None.
+
+    Columns: ``row``, then one per task (class label, value, or the head's outputs joined by spaces);
+    ``proba`` adds one column per class, ``task:label``, holding its probability.
+    """
     import csv
 
     from ..runtime.atomic import write_text
 
     pred = Predictor(directory)
-    names = pred.feature_names
-    path = Path(table)
+    X = _table_features(Path(table), pred.feature_names)
+    preds = pred.predict(X)
+    probs = pred.predict_proba(X) if proba else {}
+    header = ["row", *preds]
+    for t, labels in pred.classes.items():
+        if t in probs:
+            header += [f"{t}:{c}" for c in labels]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for i in range(len(X)):
+        cells: list[str] = [str(i), *(_cell(preds[t][i]) for t in preds)]
+        for t in probs:
+            cells += [repr(float(v)) for v in probs[t][i]]
+        w.writerow(cells)
+    if out is None:
+        return buf.getvalue()
+    return write_text(out, buf.getvalue())
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return " ".join(repr(float(v)) for v in value.ravel())
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(_plain(value))
+
+
+def _table_features(path: Path, names: list[str]) -> np.ndarray:
+    """The training feature columns of a CSV table, as raw numbers."""
+    import csv
+
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     with path.open(newline="", encoding="utf-8") as fh:
@@ -156,10 +248,4 @@ def predict_table(directory: str | Path, table: str | Path, out: str | Path) -> 
                 X[i, j] = float(r[c])
             except (ValueError, IndexError):
                 raise DataError(f"{path}: row {i + 2}, column {names[j]!r}: not a number ({r[c] if c < len(r) else ''!r})") from None
-    preds = pred.predict(X, scaled=False)
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["row", *preds])
-    for i in range(len(rows)):
-        w.writerow([i, *(repr(float(preds[t][i])) for t in preds)])
-    return write_text(out, buf.getvalue())
+    return X
