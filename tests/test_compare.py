@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import taskgroup
 from taskgroup.cli import main
-from taskgroup.comparison.compare import delta_m, random_groupings
+from taskgroup.comparison.compare import random_groupings
 from taskgroup.config import AnalyzeConfig, CompareConfig, Config, DataConfig, ModelConfig, TrainConfig
 from taskgroup.data import load_taskset
 from taskgroup.training.objectives import metric_value
@@ -114,13 +114,6 @@ def test_unrelated_tasks_get_a_no(tmp_path):
     doc = json.loads((tmp_path / "run" / "comparison.json").read_text())
     assert doc["verdict"]["use_mtl"] is False
     assert "separate" in doc["verdict"]["summary"]
-
-
-def test_delta_m_signs_follow_the_metric_direction():
-    single = {"rmse": 1.0, "auc": 0.8}
-    lower = {"rmse": True, "auc": False}
-    assert delta_m({"rmse": 0.9, "auc": 0.88}, single, lower) == pytest.approx((10 + 10) / 2)
-    assert delta_m({"rmse": 1.1, "auc": 0.72}, single, lower) == pytest.approx(-10)
 
 
 def test_random_groupings_are_partitions_with_the_requested_number_of_groups():

@@ -143,7 +143,7 @@ def test_every_section_is_present_with_its_content(small) -> None:
     assert "Signal-to-noise ratio 4.80" in html and "Not informative" in html         # measure quality
     assert "strong agreement" in html                                                   # agreement table
     assert "Candidate groupings" in html and "louvain" in html
-    assert "Per-task test metric of every alternative" in html and "+6.8% ▲" in html
+    assert "Per-task test metric of every alternative" in html and "+20.3% ▲" in html
     assert "Maninis" in html and "Fifty" in html and "Standley" in html and "HOA" in html
     assert "seeds = 3" in html and "2.3.1" in html                                     # config and versions
     assert "Best Δm" in html                                                            # verdict evidence

@@ -20,6 +20,7 @@ from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
+from ..delta import Reference, compared_value, references, relative_change
 from ..tasks import TaskSet
 from .matrix import AffinityMatrix, agreement
 
@@ -82,7 +83,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
         settings = {k: a[k] for k in PROBE_SETTINGS}
         for s in range(0, len(specs), chunk):
             part = specs[s:s + chunk]
-            key = content_hash({"kind": "probes", "data": fp, "tasks": names, "settings": settings, "model": model,
+            key = content_hash({"kind": "probes", "records": 2, "data": fp, "tasks": names, "settings": settings, "model": model,
                                 "specs": [[list(t), seed] for t, seed in part]})
             units.append(Unit(key, "probes", "taskgroup.affinity.analyze:probe_unit",
                               {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,
@@ -93,14 +94,17 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
 def transfer_matrices(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[AffinityMatrix, AffinityMatrix]:
     """Pairwise transfer gain and probe cosine from single and pair probe records.
 
-    gain[i][j] = s_j (M_j(pair i,j) - M_j(alone)) / |M_j(alone)| per seed, s_j = -1 when lower is
-    better; mean and standard error over seeds.
+    gain[i][j] = relative change of task j's validation value in the pair (i, j) against j alone, per
+    seed (:func:`taskgroup.delta.relative_change`: RMSE for regression, distance from chance for
+    bounded metrics; 0 where j's single-task baseline is degenerate); mean and standard error over
+    seeds.
     """
     names = taskset.task_names
     idx = {n: i for i, n in enumerate(names)}
     N = len(names)
+    refs = references(taskset)
     seeds = sorted({r["seed"] for r in records})
-    single = {(r["tasks"][0], r["seed"]): r["val"][r["tasks"][0]] for r in records if len(r["tasks"]) == 1}
+    single = {(r["tasks"][0], r["seed"]): r for r in records if len(r["tasks"]) == 1}
     gains = np.zeros((len(seeds), N, N))
     cos = np.tile(np.eye(N), (len(seeds), 1, 1))
     for r in records:
@@ -109,29 +113,33 @@ def transfer_matrices(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[
         si = seeds.index(r["seed"])
         a, b = r["tasks"]
         for src, dst in ((a, b), (b, a)):
-            gains[si, idx[src], idx[dst]] = relative_gain(taskset, dst, r["val"][dst], single[(dst, r["seed"])])
+            gains[si, idx[src], idx[dst]] = probe_gain(refs[dst], dst, r, single[(dst, r["seed"])])
         cos[si, idx[a], idx[b]] = cos[si, idx[b], idx[a]] = r["cosine"][0][1]
     return (AffinityMatrix("transfer", names, gains.mean(0), _stderr(gains)),
             AffinityMatrix("probe_cosine", names, cos.mean(0), _stderr(cos)))
 
 
-def relative_gain(taskset: TaskSet, task: str, with_others: float, alone: float) -> float:
-    """Signed relative improvement of ``task``'s metric over its single-task value (higher = better)."""
-    sign = -1.0 if taskset.task(task).lower_is_better else 1.0
-    if not np.isfinite(with_others) or not np.isfinite(alone):
-        return 0.0
-    return float(sign * (with_others - alone) / max(abs(alone), 1e-8))
+def probe_gain(ref: Reference, task: str, record: dict[str, Any], alone: dict[str, Any]) -> float:
+    """Relative change of ``task``'s validation value in probe ``record`` against its single probe ``alone``.
+
+    0.0 (no evidence either way) when the single-task baseline is degenerate.
+    """
+    value = compared_value(ref, task, record["val"], record.get("val_rmse", {}))
+    base = compared_value(ref, task, alone["val"], alone.get("val_rmse", {}))
+    change = relative_change(value, base, ref)
+    return 0.0 if change is None else change
 
 
 def subset_scores(records: list[dict[str, Any]], taskset: TaskSet) -> list[dict[str, Any]]:
     """Every trained subset's per-task gain over training alone, averaged over seeds (exhaustive mode)."""
-    single = {(r["tasks"][0], r["seed"]): r["val"][r["tasks"][0]] for r in records if len(r["tasks"]) == 1}
+    refs = references(taskset)
+    single = {(r["tasks"][0], r["seed"]): r for r in records if len(r["tasks"]) == 1}
     by_subset: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in records:
         by_subset.setdefault(tuple(r["tasks"]), []).append(r)
     out = []
     for subset, recs in by_subset.items():
-        scores = {t: float(np.mean([relative_gain(taskset, t, r["val"][t], single[(t, r["seed"])]) for r in recs]))
+        scores = {t: float(np.mean([probe_gain(refs[t], t, r, single[(t, r["seed"])]) for r in recs]))
                   for t in subset}
         val = {t: float(np.mean([r["val"][t] for r in recs])) for t in subset}
         out.append({"tasks": list(subset), "scores": {t: round(v, 8) for t, v in scores.items()},

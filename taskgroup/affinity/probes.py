@@ -23,7 +23,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from ..training.batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
-from ..training.objectives import metric_value, predictions, row_loss
+from ..training.objectives import metric_value, predictions, rmse, row_loss
 from ..tasks import VAL, TaskSet
 from ..training.trainer import build_model, check_finite
 from .pergrad import cosine_matrix
@@ -223,7 +223,7 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     seconds = time.perf_counter() - start
     records = []
     for m, sp in enumerate(specs):
-        val, vloss = {}, {}
+        val, vloss, vrmse = {}, {}, {}
         for t in active[m]:
             r = data.rows[VAL][t]
             a0, a1 = segments[m][t]
@@ -233,9 +233,11 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
             if task.kind == "regression":
                 score = score * data.std[t] + data.mean[t]
             val[names[t]] = metric_value(task, data.raw_targets[t][r.numpy()], score)
+            if task.kind == "regression":
+                vrmse[names[t]] = rmse(data.raw_targets[t][r.numpy()], score)
             vloss[names[t]] = float(row_loss(task, o, data.targets[t][r]).mean())
         k = len(active[m])
         cos = (cos_sum[m][:k, :k] / max(cos_n, 1)) if m in multi else torch.ones(1, 1)
-        records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_loss": vloss,
+        records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_rmse": vrmse, "val_loss": vloss,
                         "best_step": int(best_step[m]), "cosine": cos.tolist(), "seconds": seconds / M})
     return records

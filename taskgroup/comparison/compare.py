@@ -4,9 +4,10 @@ Every network (task subset, sharing, weighting, width, seed) is one resumable un
 by several groupings is trained once. Per task, a grouping is judged by the network that serves the
 task; networks and groupings are chosen on validation data, test metrics are only reported.
 
-Delta_m (Maninis et al., CVPR 2019) of an alternative against the single-task networks:
-``Delta_m = (1/N) sum_t (-1)^{l_t} (M_t - M_t^single) / M_t^single * 100%``, ``l_t = 1`` when lower
-is better, computed per seed against the single-task networks of the same seed.
+Delta_m (Maninis et al., CVPR 2019) of an alternative against the single-task networks is the mean
+over tasks of each task's relative change (:mod:`taskgroup.delta`: RMSE for regression, distance
+from chance for bounded metrics, degenerate baselines left out and named), computed per seed
+against the single-task networks of the same seed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..config import Config, ModelConfig, TrainConfig
 from ..runtime.execution import INLINE, Execution
+from ..delta import Reference, compared_value, delta_m, references, relative_change
 from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
@@ -63,7 +65,7 @@ def network_unit(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
-    return content_hash({"kind": "network", "data": taskset_fp, "spec": asdict(spec),
+    return content_hash({"kind": "network", "records": 2, "data": taskset_fp, "spec": asdict(spec),
                          "train": asdict(cfg.train), "model": asdict(cfg.model)})
 
 
@@ -146,14 +148,9 @@ def _better(a: float, b: float, lower: bool) -> bool:
     return a < b if lower else a > b
 
 
-def delta_m(metrics: dict[str, float], single: dict[str, float], lower: dict[str, bool]) -> float:
-    """Maninis et al.'s Delta_m in percent: mean signed relative difference to single-task."""
-    vals = []
-    for t, m in metrics.items():
-        s = single[t]
-        sign = -1.0 if lower[t] else 1.0
-        vals.append(sign * (m - s) / max(abs(s), 1e-12) * 100.0)
-    return float(np.mean(vals))
+def _value(rec: dict[str, Any], split: str, task: str, refs: dict[str, Reference]) -> float:
+    """The value ``task`` is compared on in a network record: RMSE for regression, else its metric."""
+    return compared_value(refs[task], task, rec[split], rec.get(f"{split}_rmse", {}))
 
 
 def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dict[str, Any] | None,
@@ -175,7 +172,7 @@ def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dic
 
 
 def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
-                   lower: dict[str, bool]) -> Groups:
+                   refs: dict[str, Reference]) -> Groups:
     """The partition with the best mean validation gain over single-task, over all trained subsets."""
     from ..grouping.selection import Network, select
 
@@ -186,9 +183,9 @@ def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str],
         for t in c:
             gains = []
             for s in seeds:
-                m = results[NetworkSpec(tuple(c), s)]["val"][t]
-                base = results[NetworkSpec((t,), s)]["val"][t]
-                gains.append((-1 if lower[t] else 1) * (m - base) / max(abs(base), 1e-12))
+                m = _value(results[NetworkSpec(tuple(c), s)], "val", t, refs)
+                base = _value(results[NetworkSpec((t,), s)], "val", t, refs)
+                gains.append(relative_change(m, base, refs[t]) or 0.0)
             scores[t] = float(np.mean(gains))
         nets.append(Network(tuple(c), 1.0, scores))
     sel = select(nets, tasks=names, partition=True, maximize=True)
@@ -215,14 +212,16 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     results: dict[NetworkSpec, dict[str, Any]] = {}
     for sp, unit, p in zip(specs, units, payloads):
         results[sp] = {**p, "_lower": lower, "_key": unit.key}
-    single = {s: {t: results[NetworkSpec((t,), s)]["test"][t] for t in names} for s in seed_list}
-    single_val = {s: {t: results[NetworkSpec((t,), s)]["val"][t] for t in names} for s in seed_list}
+    refs = references(taskset)
+    single = {s: {t: _value(results[NetworkSpec((t,), s)], "test", t, refs) for t in names} for s in seed_list}
+    single_val = {s: {t: _value(results[NetworkSpec((t,), s)], "val", t, refs) for t in names} for s in seed_list}
     out_alts = []
     for alt in alts:
         if alt.get("oracle"):
-            alt = {**alt, "groups": _oracle_groups(results, names, seed_list, lower)}
-        out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, lower, metric))
+            alt = {**alt, "groups": _oracle_groups(results, names, seed_list, refs)}
+        out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, refs, metric, lower))
     doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "alternatives": out_alts}
+    doc["delta_m_basis"] = _basis(refs, single, single_val)
     doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
                             "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]
     doc["verdict"] = verdict(doc, affinity)
@@ -233,24 +232,30 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
 
 
 def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
-               single: dict[int, dict[str, float]], single_val: dict[int, dict[str, float]], lower: dict[str, bool],
-               metric: dict[str, str]) -> dict[str, Any]:
+               single: dict[int, dict[str, float]], single_val: dict[int, dict[str, float]],
+               refs: dict[str, Reference], metric: dict[str, str], lower: dict[str, bool]) -> dict[str, Any]:
     per_seed_test: list[dict[str, float]] = []
     per_seed_val: list[dict[str, float]] = []
+    cmp_test: list[dict[str, float]] = []
+    cmp_val: list[dict[str, float]] = []
     params = macs = 0
     seconds = 0.0
     for i, s in enumerate(seeds):
         serving = _network_lookup(results, alt, s, names)
         per_seed_test.append({t: serving[t]["test"][t] for t in names})
         per_seed_val.append({t: serving[t]["val"][t] for t in names})
+        cmp_test.append({t: _value(serving[t], "test", t, refs) for t in names})
+        cmp_val.append({t: _value(serving[t], "val", t, refs) for t in names})
         specs = _specs(alt, [s])
         seconds += sum(results[sp]["seconds"] for sp in specs)
         if i == 0:
             params = sum(results[sp]["params"] for sp in specs)
             macs = sum(results[sp]["macs"] for sp in specs)
-    dm = [delta_m(m, single[s], lower) for m, s in zip(per_seed_test, seeds)]
-    dm_val = [delta_m(m, single_val[s], lower) for m, s in zip(per_seed_val, seeds)]
+    dms = [delta_m(m, single[s], refs) for m, s in zip(cmp_test, seeds)]
+    dm = [d.value for d in dms]
+    dm_val = [delta_m(m, single_val[s], refs).value for m, s in zip(cmp_val, seeds)]
     per_task = {t: {"metric": metric[t], "lower_is_better": lower[t],
+                    "change": _mean_change([d.per_task.get(t) for d in dms]),
                     "mean": _r(np.mean([m[t] for m in per_seed_test])),
                     "std": _r(np.std([m[t] for m in per_seed_test])),
                     "values": [_r(m[t]) for m in per_seed_test],
@@ -264,6 +269,25 @@ def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], 
         if k in alt:
             out[k] = alt[k]
     return out
+
+
+def _mean_change(changes: list[float | None]) -> float | None:
+    """Mean relative change in percent over the seeds where the task had a usable baseline."""
+    known = [c for c in changes if c is not None]
+    return _r(np.mean(known)) if known else None
+
+
+def _basis(refs: dict[str, Reference], single: dict[int, dict[str, float]],
+           single_val: dict[int, dict[str, float]]) -> dict[str, Any]:
+    """How each task enters Delta_m, and the tasks left out because a baseline is degenerate."""
+    excluded: dict[str, str] = {}
+    for split, base in (("test", single), ("val", single_val)):
+        for seed, values in base.items():
+            for t, v in values.items():
+                why = refs[t].degenerate(v)
+                if why is not None and t not in excluded:
+                    excluded[t] = f"{why} ({split} split, seed {seed})"
+    return {"references": {t: r.to_dict() for t, r in refs.items()}, "excluded": excluded}
 
 
 def _r(x: float) -> float:

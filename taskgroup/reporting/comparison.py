@@ -28,7 +28,9 @@ def comparison_section(ctx: Context) -> Section:
     section.blocks.append(Para([
         "Every alternative was trained to convergence and scored on the test split. ",
         Span("Δm", "b"), " is the mean over tasks of each task's relative gain over its single-task network, "
-        "signed so that positive is better (Maninis et al. 2019); single-task is 0 by definition."]))
+        "signed so that positive is better (Maninis et al. 2019); regression tasks are compared on RMSE, bounded "
+        "metrics on the distance from chance (see the method notes)."]))
+    section.blocks += _excluded_blocks(obj(obj(data.comparison.get("delta_m_basis")).get("excluded")))
     section.blocks += _alternatives_table(alts)
     dm = [(str(a.get("name")), finite(a.get("delta_m")), finite(a.get("delta_m_std")) or 0.0) for a in alts]
     dm = [(n, m, s) for n, m, s in dm if m is not None]
@@ -45,6 +47,15 @@ def comparison_section(ctx: Context) -> Section:
     section.blocks += _cost_blocks(ctx, alts)
     section.blocks += _evidence_blocks(obj(data.comparison.get("verdict")))
     return section
+
+
+def _excluded_blocks(excluded: dict[str, Any]) -> list[Block]:
+    """Name the tasks left out of Δm because their single-task baseline cannot carry a relative change."""
+    if not excluded:
+        return []
+    names = "; ".join(f"{t}: {why}" for t, why in excluded.items())
+    return [Para([Span("Left out of Δm", "b"), f" (degenerate single-task baseline): {names}. Their metrics are "
+                  "still shown per task; fix the split or drop the task to include them."], kind="warn")]
 
 
 def _alternatives_table(alts: list[dict[str, Any]]) -> list[Block]:
@@ -96,19 +107,19 @@ def _per_task_blocks(ctx: Context, alts: list[dict[str, Any]]) -> list[Block]:
     header = ["Task", "Metric"] + [str(a.get("name")) for a in cols]
     return [Heading("Per-task test metric of every alternative"), Table(
         header, rows, numeric=tuple(range(2, len(header))),
-        caption="Mean ± std over seeds; below it, the signed relative change against the single-task network "
-                "(positive is better whatever the metric's direction). Green ▲ or red ▼: the difference "
+        caption="Mean ± std over seeds; below it, the task's mean relative change against the single-task "
+                "network as it enters Δm (positive is better whatever the metric's direction; RMSE for "
+                "regression). Green ▲ or red ▼: the difference "
                 "exceeds the combined seed spread of the two; unmarked: within seed noise.")]
 
 
 def _score_cell(score: dict[str, Any], base: dict[str, Any], is_base: bool) -> Cell:
     text = fmt.mean_std(score.get("mean"), score.get("std"))
-    m, b = finite(score.get("mean")), finite(base.get("mean"))
-    if is_base or m is None or b is None or b == 0:
+    m, b, rel = finite(score.get("mean")), finite(base.get("mean")), finite(score.get("change"))
+    if is_base or m is None or b is None or rel is None:
         return Cell([text], "num")
     lower = score.get("lower_is_better", base.get("lower_is_better"))
     sign = -1.0 if lower else 1.0
-    rel = sign * (m - b) / abs(b) * 100.0
     spread = math.hypot(finite(score.get("std")) or 0.0, finite(base.get("std")) or 0.0)
     known = finite(score.get("std")) is not None and finite(base.get("std")) is not None
     cls = ""

@@ -9,10 +9,15 @@ from .context import Context
 from .document import Bullets, Cell, Heading, Para, Pre, Section, Span, Table
 from .load import obj
 
-DELTA_M = ("Δm = (1/N) · Σ_t (−1)^l_t · (M_t − M_t,single) / M_t,single × 100 %\n"
-           "  M_t         test metric of task t in the alternative\n"
-           "  M_t,single  the same metric of task t's own single-task network\n"
-           "  l_t         1 when lower is better for task t's metric (e.g. RMSE), else 0")
+DELTA_M = ("Δm = (1/N) · Σ_t (−1)^l_t · (M_t − M_t,single) / D_t × 100 %\n"
+           "  M_t         test value of task t in the alternative (RMSE for regression, else its metric)\n"
+           "  M_t,single  the same value of task t's own single-task network\n"
+           "  l_t         1 when lower is better (RMSE), else 0\n"
+           "  D_t         regression: max(M_t,single, 0.05 · sd of the training targets)\n"
+           "              AUC, accuracy, F1: max(|M_t,single − chance|, 0.1 · (1 − chance)),\n"
+           "              chance = 0.5 (AUC), 1/classes (accuracy), 0 (F1)\n"
+           "  each term is clipped to ±1000 %; a task whose single-task value is not a number or is\n"
+           "  worse than chance by more than the floor is left out of Δm and named")
 
 
 def methods_section() -> Section:

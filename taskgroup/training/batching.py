@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .objectives import metric_value, predictions, row_loss
+from .objectives import metric_value, predictions, rmse, row_loss
 from ..tasks import TEST, TRAIN, VAL, Task, TaskSet
 
 SAMPLINGS = ("proportional", "uniform", "temperature")
@@ -151,7 +151,8 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
     """Mean loss and metric of each task on ``split``, from ``outputs_fn(X) -> list of outputs``.
 
     Regression predictions are mapped back to the original target scale before the metric, so an
-    RMSE is in the units of the data.
+    RMSE is in the units of the data; regression tasks also report ``rmse`` whatever their metric,
+    the value Delta_m and transfer gains compare (:mod:`taskgroup.delta`).
     """
     idx = list(range(data.n_tasks)) if tasks is None else tasks
     rows = torch.unique(torch.cat([data.rows[split][i] for i in idx]))
@@ -168,5 +169,8 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
         score = predictions(task, out)
         if task.kind == "regression":
             score = score * data.std[i] + data.mean[i]
-        result[task.name] = {"loss": loss, "metric": metric_value(task, data.raw_targets[i][r.numpy()], score)}
+        y = data.raw_targets[i][r.numpy()]
+        result[task.name] = {"loss": loss, "metric": metric_value(task, y, score)}
+        if task.kind == "regression":
+            result[task.name]["rmse"] = rmse(y, score)
     return result

@@ -66,5 +66,10 @@ def metric_value(task: Task, y_true: np.ndarray, y_score: np.ndarray) -> float:
         return float(skm.accuracy_score(y, label) if m == "accuracy"
                      else skm.f1_score(y, label, average="macro", zero_division=0))
     if m == "rmse":
-        return float(np.sqrt(skm.mean_squared_error(y_true, y_score)))
+        return rmse(y_true, y_score)
     return float(skm.r2_score(y_true, y_score))
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Root mean squared error, in the units of the target."""
+    return float(np.sqrt(skm.mean_squared_error(y_true, y_pred)))

@@ -40,6 +40,9 @@ class TrainResult:
     macs: int
     history: list[dict[str, Any]] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    val_rmse: dict[str, float] = field(default_factory=dict)
+    test_rmse: dict[str, float] = field(default_factory=dict)
+    """RMSE of the regression tasks (whatever their displayed metric): what Delta_m compares."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,5 +135,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
         val_loss={n: val[n]["loss"] for n in names}, steps=step, best_step=best_step,
         seconds=time.perf_counter() - start, params=count_parameters(model),
         macs=multiply_adds(model, taskset.input_shape), history=history, weights=scheme.weights(),
+        val_rmse={n: val[n]["rmse"] for n in names if "rmse" in val[n]},
+        test_rmse={n: test[n]["rmse"] for n in names if "rmse" in test[n]},
     )
     return result, best_state
