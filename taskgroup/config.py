@@ -31,6 +31,8 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)
     split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
     standardize: bool = True
+    origin: str | None = None
+    """Set by taskgroup when the task set was given from Python (``data=``), e.g. ``TaskSet.from_arrays``."""
 
 
 @dataclass
@@ -119,7 +121,7 @@ class CompareConfig:
 class Config:
     """A whole experiment; ``base_dir`` anchors relative paths."""
 
-    data: DataConfig
+    data: DataConfig = field(default_factory=DataConfig)
     tasks: list[TaskConfig] = field(default_factory=list)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -200,8 +202,10 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
 def _check_values(cfg: Config) -> None:
     src = cfg.source
     d = cfg.data
-    if (d.path is None) == (d.builtin is None):
+    if d.origin is None and (d.path is None) == (d.builtin is None):
         raise ConfigError(f"{src}: [data] needs exactly one of 'path' or 'builtin'")
+    if d.origin is not None and (d.path is not None or d.builtin is not None):
+        raise ConfigError(f"{src}: data.origin (a task set given from Python) excludes data.path and data.builtin")
     if len(d.split) != 3 or any(x < 0 for x in d.split) or abs(sum(d.split) - 1) > 1e-6 or d.split[1] <= 0 or d.split[2] <= 0:
         raise ConfigError(f"{src}: data.split must be three fractions (train, validation, test) above 0 that add up to 1")
     positive = {

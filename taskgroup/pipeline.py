@@ -16,7 +16,10 @@ from .runtime.rundir import open_existing, open_run, read_json, write_output
 from .tasks import TaskSet
 
 
-def resolve_config(config: str | Path | Config) -> Config:
+def resolve_config(config: str | Path | Config | None) -> Config:
+    """A configuration from a file, as given, or the defaults (None: for data given from Python)."""
+    if config is None:
+        return Config()
     return config if isinstance(config, Config) else load_config(config)
 
 
@@ -27,6 +30,38 @@ def load_data(cfg: Config) -> TaskSet:
     taskset = load_taskset(cfg)
     check_encoder(cfg)
     return taskset
+
+
+def resolve_data(cfg: Config, data: TaskSet | None) -> tuple[Config, TaskSet]:
+    """The configuration and task set of a step: from ``[data]``, or ``data`` given from Python.
+
+    With ``data``, the configuration records where it came from (``data.origin``), so later steps
+    know to ask for it again; its fingerprint is checked against the one ``analyze`` recorded.
+    """
+    if data is None:
+        return cfg, load_data(cfg)
+    from dataclasses import replace
+
+    from .data.load import taskset_for_config
+
+    origin = str(getattr(data, "meta", {}).get("origin") or "TaskSet")
+    taskset = taskset_for_config(data, replace(cfg, data=replace(cfg.data, origin=None)))
+    check_encoder(cfg)
+    return replace(cfg, data=replace(cfg.data, origin=origin)), taskset
+
+
+def check_same_data(directory: str | Path, taskset: TaskSet) -> None:
+    """Refuse data whose fingerprint differs from the one recorded by ``analyze`` in DIR/affinity.json."""
+    from .errors import DataError
+
+    path = Path(directory) / "affinity.json"
+    if not path.is_file():
+        return
+    recorded = (read_json(directory, "affinity.json", "compare").get("data") or {})
+    fp = recorded.get("fingerprint")
+    if fp and fp != taskset.fingerprint():
+        raise DataError(f"{directory}: the data differ from those analyze measured ({recorded.get('source', '?')}, "
+                        f"fingerprint {fp}; now {taskset.fingerprint()}); rerun analyze with --force on these data")
 
 
 def check_encoder(cfg: Config) -> None:
@@ -45,17 +80,17 @@ def check_encoder(cfg: Config) -> None:
         raise ConfigError(f"{cfg.source}: model.encoder {spec!r} is not callable")
 
 
-def analyze(config: str | Path | Config, out: str | Path, *, measures: list[str] | None = None,
-            exhaustive: bool | None = None, force: bool = False,
+def analyze(config: str | Path | Config | None, out: str | Path, *, measures: list[str] | None = None,
+            exhaustive: bool | None = None, force: bool = False, data: TaskSet | None = None,
             execution: Execution = INLINE) -> dict[str, Any]:
     """Measure task affinities and write ``OUT/affinity.json``; finished units are reused.
 
     ``force`` reuses an ``out`` that belongs to another configuration (its results are dropped).
+    ``data``: a :class:`TaskSet` built in Python, in place of the configuration's ``[data]``.
     """
     from .affinity.analyze import analyze as _analyze
 
-    cfg = resolve_config(config)
-    taskset = load_data(cfg)
+    cfg, taskset = resolve_data(resolve_config(config), data)
     with open_run(out, cfg, taskset.fingerprint(), force=force) as store:
         doc = _analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, execution=execution)
         write_output(out, "affinity.json", doc)
@@ -79,9 +114,12 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
     return doc
 
 
-def compare(directory: str | Path, *, seeds: int | None = None,
+def compare(directory: str | Path, *, seeds: int | None = None, data: TaskSet | None = None,
             execution: Execution = INLINE) -> dict[str, Any]:
-    """Train the groupings and alternatives, write ``DIR/comparison.json`` and ``DIR/models/``."""
+    """Train the groupings and alternatives, write ``DIR/comparison.json`` and ``DIR/models/``.
+
+    ``data``: the task set given to ``analyze`` from Python (its fingerprint must match).
+    """
     from .comparison.compare import compare as _compare
     from .comparison.deliver import save_models
 
@@ -89,7 +127,8 @@ def compare(directory: str | Path, *, seeds: int | None = None,
         groupings = read_json(directory, "groupings.json", "compare")
         affinity_path = Path(directory) / "affinity.json"
         affinity = read_json(directory, "affinity.json", "compare") if affinity_path.is_file() else None
-        taskset = load_data(cfg)
+        cfg, taskset = resolve_data(cfg, data)
+        check_same_data(directory, taskset)
         doc = _compare(cfg, taskset, groupings, store, affinity=affinity, seeds=seeds, execution=execution)
         save_models(directory, doc, store, taskset, cfg.model)
         write_output(directory, "comparison.json", doc)
@@ -103,14 +142,17 @@ def report(directory: str | Path) -> dict[str, Path]:
     return render_report(directory)
 
 
-def run(config: str | Path | Config, out: str | Path, *, force: bool = False, max_groups: int | None = None,
-        budget: float | None = None, seeds: int | None = None,
+def run(config: str | Path | Config | None, out: str | Path, *, force: bool = False, max_groups: int | None = None,
+        budget: float | None = None, seeds: int | None = None, data: TaskSet | None = None,
         execution: Execution = INLINE) -> dict[str, Path]:
-    """analyze, group, compare and report in one go; every step resumes from the store."""
+    """analyze, group, compare and report in one go; every step resumes from the store.
+
+    ``data``: a :class:`TaskSet` built in Python, in place of the configuration's ``[data]``.
+    """
     cfg = resolve_config(config)
-    analyze(cfg, out, force=force, execution=execution)
+    analyze(cfg, out, force=force, data=data, execution=execution)
     group(out, max_groups=max_groups, budget=budget)
-    compare(out, seeds=seeds, execution=execution)
+    compare(out, seeds=seeds, data=data, execution=execution)
     return report(out)
 
 

@@ -133,7 +133,8 @@ class TaskSet:
     """Free-form, JSON-friendly facts about the data (planted clusters, source, standardisation)."""
 
     def __post_init__(self) -> None:
-        self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float32)
+        if not self.streamed:
+            self.inputs = np.ascontiguousarray(self.inputs, dtype=np.float32)
         n = len(self.inputs)
         names = [t.name for t in self.tasks]
         seen: set[str] = set()
@@ -157,7 +158,7 @@ class TaskSet:
                 raise DataError(f"task {t.name!r}: mask has {len(m)} rows for {n} input rows")
             self.masks[t.name] = m
             self.targets[t.name] = y
-        if not np.all(np.isfinite(self.inputs)):
+        if not self.streamed and not np.all(np.isfinite(self.inputs)):
             bad = np.argwhere(~np.isfinite(self.inputs.reshape(n, -1)))[0]
             col = self.feature_names[bad[1]] if len(self.feature_names) > bad[1] else f"#{bad[1]}"
             raise DataError(f"feature {col}: NaN or infinite value in row {bad[0]}")
@@ -165,7 +166,35 @@ class TaskSet:
             strata = {t.name: self.targets[t.name] for t in self.tasks if t.kind in ("binary", "multiclass")}
             self.splits = make_splits(self.masks, self.split_fractions, self.split_seed, names, strata)
 
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(cls, X: Any, targets: Any, kinds: Any = None, **options: Any) -> "TaskSet":
+        """From NumPy arrays or torch tensors; see :func:`taskgroup.data.python.from_arrays`."""
+        from .data.python import from_arrays
+
+        return from_arrays(X, targets, kinds, **options)
+
+    @classmethod
+    def from_frame(cls, frame: Any, tasks: Any, features: Any = None, **options: Any) -> "TaskSet":
+        """From a DataFrame (duck-typed); see :func:`taskgroup.data.python.from_frame`."""
+        from .data.python import from_frame
+
+        return from_frame(frame, tasks, features, **options)
+
+    @classmethod
+    def from_dataset(cls, dataset: Any, tasks: Any, **options: Any) -> "TaskSet":
+        """From a map-style torch Dataset of ``(input, {task: label})``, streamed; see
+        :func:`taskgroup.data.python.from_dataset`."""
+        from .data.python import from_dataset
+
+        return from_dataset(dataset, tasks, **options)
+
     # ------------------------------------------------------------------ views
+    @property
+    def streamed(self) -> bool:
+        """True when the inputs are read on demand from a Dataset rather than held as an array."""
+        return not isinstance(self.inputs, np.ndarray) and hasattr(self.inputs, "digest")
+
     @property
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
@@ -203,8 +232,8 @@ class TaskSet:
     def fingerprint(self) -> str:
         """Content hash of inputs, targets, masks and splits: the data part of every store key."""
         h = hashlib.sha256()
-        h.update(str(self.inputs.shape).encode())
-        h.update(self.inputs.tobytes())
+        h.update(str(tuple(self.inputs.shape)).encode())
+        h.update(self.inputs.digest().encode() if self.streamed else self.inputs.tobytes())
         for t in self.tasks:
             h.update(repr(sorted(t.to_dict().items())).encode())
             h.update(np.ascontiguousarray(np.nan_to_num(np.asarray(self.targets[t.name], dtype=np.float64))).tobytes())

@@ -182,7 +182,8 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
         else:
             records.extend(res["records"])
     doc: dict[str, Any] = {"schema": 1, "tasks": names, "task_info": task_info(taskset),
-                           "data": {"fingerprint": taskset.fingerprint(), "name": taskset.name}}
+                           "data": {"fingerprint": taskset.fingerprint(), "name": taskset.name,
+                                    "source": str(taskset.meta.get("source") or taskset.name)}}
     if records and "transfer" in measures:
         transfer, probe_cos = transfer_matrices(records, taskset)
         found["transfer"] = transfer

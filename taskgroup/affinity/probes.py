@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..training.batching import Batcher, TaskData
+from ..training.batching import Batcher, TaskData, forward_rows
 from ..config import AnalyzeConfig, ModelConfig
 from ..training.objectives import metric_value, predictions, rmse, row_loss
 from ..tasks import VAL, TaskSet
@@ -149,12 +149,14 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     for m, seg in enumerate(segments):
         for t, (a0, a1) in seg.items():
             val_w[m, a0:a1, t] = 1.0 / (a1 - a0)
-    x_val = data.X[val_idx]
+    x_val = data.X[val_idx] if isinstance(data.X, torch.Tensor) else None  # streamed: read when evaluated
     val_targets = [y[val_idx] for y in data.targets]
 
     def val_outputs() -> list[torch.Tensor]:
         with torch.no_grad():
-            return stack.decode(stack.encode(x_val))
+            if x_val is not None:
+                return stack.decode(stack.encode(x_val))
+            return forward_rows(lambda x: stack.decode(stack.encode(x)), data.X, val_idx, dim=1)
 
     def val_losses() -> torch.Tensor:
         return (data.row_losses(val_outputs(), val_targets) * val_w).sum(1)  # (M, T)

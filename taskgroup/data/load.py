@@ -33,6 +33,10 @@ def load_taskset(cfg: Config) -> TaskSet:
     """Read, select, split, validate and standardise the data a configuration describes."""
     data = cfg.data
     split = tuple(float(f) for f in data.split)
+    if data.origin is not None or (data.path is None and data.builtin is None):
+        given = f"came from Python ({data.origin})" if data.origin else "names neither a path nor a built-in"
+        raise ConfigError(f"{cfg.source}: [data] {given}; pass the task set as data=TaskSet(...) to the "
+                          "library call, or set data.path or data.builtin")
     if data.builtin is not None:
         source = f"built-in {data.builtin!r}"
         if data.features is not None:
@@ -57,12 +61,37 @@ def load_taskset(cfg: Config) -> TaskSet:
         else:
             raise ConfigError(f"{cfg.source}: data.path {data.path!r}: unsupported file type {suffix or '(none)'!r}; "
                               "use .csv, .tsv or .npz")
-    taskset = resplit(taskset, split, cfg.seed)
+    return prepare(taskset, cfg, source)
+
+
+def taskset_for_config(taskset: TaskSet, cfg: Config) -> TaskSet:
+    """A task set given from Python in place of ``[data]``: its tasks picked by ``[[tasks]]``, then prepared."""
+    if not isinstance(taskset, TaskSet):
+        raise ConfigError(f"data= must be a TaskSet (TaskSet.from_arrays, from_frame or from_dataset), "
+                          f"not {type(taskset).__name__}")
+    source = str(taskset.meta.get("source") or taskset.name)
+    if cfg.data.path is not None or cfg.data.builtin is not None:
+        raise ConfigError(f"{cfg.source}: data= was given, so [data] must not name a path or a built-in as well")
+    if cfg.data.features is not None or cfg.data.options:
+        raise ConfigError(f"{cfg.source}: data.features and data.options apply to files and built-ins, not to data=")
+    if cfg.tasks:
+        taskset = select_tasks(taskset, cfg.tasks, source)
+    return prepare(taskset, cfg, source)
+
+
+def prepare(taskset: TaskSet, cfg: Config, source: str | None = None) -> TaskSet:
+    """Split (``data.split``, ``seed``), check and standardise a task set, as every step sees it.
+
+    A task set built in Python (``TaskSet.from_arrays`` and friends) goes through here too; its
+    ``[[tasks]]`` entries, if any, pick and type its tasks. Features already standardised are left alone.
+    """
+    source = source or str(taskset.meta.get("source") or taskset.name)
+    taskset = resplit(taskset, tuple(float(f) for f in cfg.data.split), cfg.seed)
     try:
         taskset.validate()
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from None
-    if data.standardize:
+    if cfg.data.standardize and "feature_scaling" not in taskset.meta:
         taskset = standardize_features(taskset)
     return taskset
 
@@ -129,9 +158,11 @@ def standardize_features(taskset: TaskSet) -> TaskSet:
     input row, broadcastable against a batch) so new inputs can be treated the same way.
     """
     rows = train_rows(taskset)
-    X = taskset.inputs.astype(np.float64)
     if not rows.any():
         raise DataError(f"{taskset.name}: no training rows to standardise the features with")
+    if taskset.streamed:
+        return _standardize_streamed(taskset, rows)
+    X = taskset.inputs.astype(np.float64)
     axes = (0,) if X.ndim == 2 else tuple(i for i in range(X.ndim) if i != 1)
     mean = X[rows].mean(axis=axes, keepdims=True)
     std = X[rows].std(axis=axes, keepdims=True)
@@ -144,4 +175,19 @@ def standardize_features(taskset: TaskSet) -> TaskSet:
                    split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=meta)
 
 
-__all__ = ["load_taskset", "select_tasks", "resplit", "standardize_features", "train_rows"]
+
+def _standardize_streamed(taskset: TaskSet, rows: np.ndarray) -> TaskSet:
+    """Standardise streamed inputs as they are read, with statistics from one pass over the training rows."""
+    from .stream import channel_statistics
+
+    mean, std = channel_statistics(taskset.inputs, np.flatnonzero(rows).tolist())
+    meta = dict(taskset.meta)
+    meta["feature_scaling"] = {"per": "feature" if taskset.inputs.ndim == 2 else "channel", "rows": "train",
+                               "mean": mean.tolist(), "std": std.tolist()}
+    return TaskSet(taskset.inputs.with_scaling(mean, std), list(taskset.tasks), dict(taskset.targets),
+                   dict(taskset.masks), name=taskset.name, feature_names=taskset.feature_names,
+                   splits=dict(taskset.splits), split_fractions=taskset.split_fractions,
+                   split_seed=taskset.split_seed, meta=meta)
+
+
+__all__ = ["load_taskset", "prepare", "taskset_for_config", "select_tasks", "resplit", "standardize_features", "train_rows"]

@@ -27,7 +27,8 @@ class TaskData:
         names = list(names or taskset.task_names)
         self.tasks: list[Task] = [taskset.task(n) for n in names]
         self.names = names
-        self.X = torch.from_numpy(taskset.inputs)
+        #: a tensor, or streamed inputs that read the indexed rows on demand (same indexing)
+        self.X = taskset.inputs if taskset.streamed else torch.from_numpy(taskset.inputs)
         self.targets: list[torch.Tensor] = []
         self.raw_targets: list[np.ndarray] = []
         self.mean: list[float] = []
@@ -159,7 +160,7 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
     position = torch.full((len(data.X),), -1, dtype=torch.long)
     position[rows] = torch.arange(len(rows))
     with torch.no_grad():
-        outputs = outputs_fn(data.X[rows])
+        outputs = forward_rows(outputs_fn, data.X, rows)
     result: dict[str, dict[str, float]] = {}
     for i in idx:
         task = data.tasks[i]
@@ -174,3 +175,13 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
         if task.kind == "regression":
             result[task.name]["rmse"] = rmse(y, score)
     return result
+
+
+def forward_rows(outputs_fn, X, rows: torch.Tensor, dim: int = 0) -> list[torch.Tensor]:
+    """``outputs_fn(X[rows])``; streamed inputs go through in loader-sized chunks along ``dim`` of ``rows``."""
+    if isinstance(X, torch.Tensor):
+        return outputs_fn(X[rows])
+    size = X.batch_size
+    parts = [outputs_fn(X[rows.narrow(dim, i, min(size, rows.shape[dim] - i))])
+             for i in range(0, rows.shape[dim], size)]
+    return [torch.cat([p[t] for p in parts], dim=dim) for t in range(len(parts[0]))]
