@@ -13,6 +13,8 @@ from taskgroup.data import (
     synthetic, taskset_from_arrays,
 )
 from taskgroup.data.load import train_rows
+from taskgroup.data.table import read_features
+from taskgroup.errors import DataError
 from taskgroup.tasks import TEST, TRAIN, UNLABELLED, VAL, TaskSet
 
 TABLE = """x0,x1,income,churn,segment
@@ -87,6 +89,15 @@ def test_tsv_and_bom_and_blank_lines(tmp_path, write_file):
     path = write_file("table.tsv", text)
     ts = load_table(path, ["income"], features=["x0", "x1"])
     assert ts.n_rows == 12
+    # prediction reads the same table with the same reader: the same raw features, the same rows
+    np.testing.assert_array_equal(read_features(path, ["x0", "x1"]).astype(np.float32), ts.inputs)
+
+
+def test_prediction_refuses_a_missing_feature_column_in_one_line(tmp_path, write_file):
+    path = write_file("table.csv", TABLE)
+    with pytest.raises(DataError, match=r"table.csv: no feature column 'x2' \(used in training\); did you mean") as info:
+        read_features(path, ["x0", "x2"])
+    assert "\n" not in str(info.value)
 
 
 # ---------------------------------------------------------------- both layouts

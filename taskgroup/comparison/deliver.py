@@ -193,10 +193,11 @@ def predict_table(directory: str | Path, table: str | Path, out: str | Path | No
     """
     import csv
 
+    from ..data.table import read_features
     from ..runtime.atomic import write_text
 
     pred = Predictor(directory)
-    X = _table_features(Path(table), pred.feature_names)
+    X = read_features(table, pred.feature_names)
     preds = pred.predict(X)
     probs = pred.predict_proba(X) if proba else {}
     header = ["row", *preds]
@@ -222,30 +223,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return repr(float(value))
     return str(_plain(value))
-
-
-def _table_features(path: Path, names: list[str]) -> np.ndarray:
-    """The training feature columns of a CSV table, as raw numbers."""
-    import csv
-
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise DataError(f"{path}: empty file") from None
-        rows = list(reader)
-    missing = [n for n in names if n not in header]
-    if missing:
-        raise DataError(f"{path}: missing feature column {missing[0]!r} used in training")
-    cols = [header.index(n) for n in names]
-    X = np.empty((len(rows), len(cols)), dtype=np.float64)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(cols):
-            try:
-                X[i, j] = float(r[c])
-            except (ValueError, IndexError):
-                raise DataError(f"{path}: row {i + 2}, column {names[j]!r}: not a number ({r[c] if c < len(r) else ''!r})") from None
-    return X

@@ -95,6 +95,28 @@ def _feature_column(path: Path, name: str, cells: list[str], lines: list[int]) -
     return out
 
 
+def _features(path: Path, header: list[str], rows: list[list[str]], lines: list[int],
+              names: Sequence[str]) -> np.ndarray:
+    """The named feature columns as a float matrix, every cell checked (complete, finite, float32)."""
+    index = {h: i for i, h in enumerate(header)}
+    columns = list(zip(*rows))
+    return np.column_stack([_feature_column(path, f, list(columns[index[f]]), lines) for f in names])
+
+
+def read_features(path: str | Path, names: Sequence[str]) -> np.ndarray:
+    """The columns ``names`` of a CSV/TSV table, read and checked exactly as training reads them.
+
+    Prediction uses this, so a table that ``run`` accepted is accepted for prediction too; other
+    columns (the targets, say) may be present and are ignored.
+    """
+    path = Path(path)
+    header, rows, lines = read_rows(path)
+    for f in names:
+        if f not in header:
+            raise DataError(f"{path}: no feature column {f!r} (used in training){_closest(f, header)}")
+    return _features(path, header, rows, lines, names)
+
+
 def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] | None = None, *,
                split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0, name: str | None = None) -> TaskSet:
     """Read a CSV (``.tsv``: tab-separated) table into a :class:`TaskSet`.
@@ -131,8 +153,8 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
             seen.add(f)
     if not feature_names:
         raise DataError(f"{path}: no feature columns left once the task targets are taken out")
+    X = _features(path, header, rows, lines, feature_names)
     columns = list(zip(*rows))
-    X = np.column_stack([_feature_column(path, f, list(columns[index[f]]), lines) for f in feature_names])
     task_list, targets, masks = [], {}, {}
     for s in specs:
         raw = text_column(list(columns[index[s.source_column]]))
@@ -145,4 +167,4 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
                    meta={"source": str(path)})
 
 
-__all__ = ["load_table", "read_rows", "TaskSpec"]
+__all__ = ["load_table", "read_features", "read_rows", "TaskSpec"]
