@@ -13,11 +13,10 @@ from typing import Any
 import click
 
 from . import __version__
+from .affinity.measures import MEASURES, REQUESTABLE
 from .errors import TaskgroupError
 from .runtime.execution import EXECUTORS, Execution
 from .runtime.progress import ProgressBar
-
-MEASURE_CHOICES = ("gradient_cosine", "lookahead", "transfer")
 
 
 class _Group(click.Group):
@@ -61,8 +60,8 @@ def _measures(value: str | None) -> list[str] | None:
         return None
     out = [m.strip() for m in value.split(",") if m.strip()]
     for m in out:
-        if m not in MEASURE_CHOICES:
-            raise click.BadParameter(f"unknown measure {m!r}; choose from {', '.join(MEASURE_CHOICES)}")
+        if m not in REQUESTABLE:
+            raise click.BadParameter(f"unknown measure {m!r}; choose from {', '.join(REQUESTABLE)}")
     return out
 
 
@@ -72,7 +71,7 @@ def _apply_seed(cfg, seed: int | None):
     return cfg
 
 
-executor_option = click.option("--executor", type=click.Choice(EXECUTORS), default="inline",
+executor_option = click.option("--executor", type=click.Choice(EXECUTORS.names), default="inline",
                                show_default=True, help="Where units of work run.")
 workers_option = click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
                               help="Units run at once (process and ray executors).")
@@ -103,6 +102,25 @@ def datasets() -> None:
     width = max(len(name) for name, _ in rows)
     for name, description in rows:
         click.echo(f"{name.ljust(width)}  {description}")
+
+
+#: every registry of interchangeable methods, for ``taskgroup methods``
+REGISTRIES = ("taskgroup.training.weighting:WEIGHTINGS", "taskgroup.training.sampling:SAMPLINGS",
+              "taskgroup.training.sampling:SCHEDULES", "taskgroup.training.encoders:ENCODERS",
+              "taskgroup.affinity.measures:MEASURES", "taskgroup.grouping.graph:CLUSTERINGS",
+              "taskgroup.runtime.execution:EXECUTORS")
+
+
+@main.command()
+def methods() -> None:
+    """List the interchangeable methods by kind (loss weightings, measures, executors...)."""
+    from .registry import import_object
+
+    rows = [(import_object(path).kind, name, summary) for path in REGISTRIES
+            for name, summary in import_object(path).table()]
+    width = max(len(f"{kind}: {name}") for kind, name, _ in rows)
+    for kind, name, summary in rows:
+        click.echo(f"{(kind + ': ' + name).ljust(width)}  {summary}")
 
 
 STARTER = '''# taskgroup experiment file. Every key is optional unless marked required.
@@ -178,7 +196,7 @@ def check(config: str, seed: int | None) -> None:
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
-@click.option("--measures", default=None, help="Comma-separated: gradient_cosine,lookahead,transfer (default: config).")
+@click.option("--measures", default=None, help=f"Comma-separated: {','.join(REQUESTABLE)} (default: config).")
 @click.option("--exhaustive", is_flag=True, default=None, help="Train every subset (at most 10 tasks).")
 @executor_option
 @workers_option
@@ -202,7 +220,7 @@ def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None
 @click.option("--max-groups", type=click.IntRange(1), default=None, help="At most this many networks.")
 @click.option("--budget", type=float, default=None, help="Total cost of the networks (a network costs 1).")
 @click.option("--partition/--overlap", default=None, help="Forbid (default) or allow a task in several networks.")
-@click.option("--measure", default=None, help="Score source: auto, subsets, transfer, lookahead, gradient_cosine.")
+@click.option("--measure", default=None, help=f"Score source: auto, subsets, {', '.join(MEASURES)}.")
 def group(directory: str, max_groups: int | None, budget: float | None, partition: bool | None,
           measure: str | None) -> None:
     """Propose task groupings from DIR/affinity.json; writes DIR/groupings.json."""

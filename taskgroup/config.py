@@ -1,7 +1,11 @@
-"""Experiment configuration: a TOML file validated into dataclasses, with one-line errors.
+"""Experiment configuration: dataclasses that validate themselves, and the TOML file that fills them.
 
-Unknown keys are refused with the closest known key suggested; wrong types and impossible values
-name the section and key. Paths in the file are relative to the file.
+Every section checks its values when it is constructed (``__post_init__``), so a :class:`Config`
+built in Python is as valid as one read from a file: a wrong type or an impossible value is a
+one-line :class:`ConfigError` naming the key. The TOML loader adds what is about the file: unknown
+keys refused with the closest known key suggested, the file's name in every message, and paths in
+the file taken relative to the file. Method names (weightings, samplings, schedules, measures,
+encoders) are read from their registries.
 """
 
 from __future__ import annotations
@@ -9,142 +13,16 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from .affinity.measures import REQUESTABLE
 from .errors import ConfigError
-
-
-@dataclass
-class DataConfig:
-    """``[data]``: where the rows come from.
-
-    Exactly one of ``path`` (CSV, ``.npz``) or ``builtin`` (``synthetic``, ``digits``, or a name from
-    ``taskgroup datasets``). ``options`` are passed to a built-in generator. ``split`` gives the
-    train/validation/test fractions.
-    """
-
-    path: str | None = None
-    builtin: str | None = None
-    features: list[str] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
-    standardize: bool = True
-    origin: str | None = None
-    """Set by taskgroup when the task set was given from Python (``data=``), e.g. ``TaskSet.from_arrays``."""
-
-
-@dataclass
-class TaskConfig:
-    """One ``[[tasks]]`` entry. ``column`` defaults to the name, ``kind`` is inferred when absent."""
-
-    name: str
-    column: str | None = None
-    kind: str | None = None
-    metric: str | None = None
-    head: str | None = None
-    loss: str | None = None
-    lower_is_better: bool | None = None
-
-
-@dataclass
-class ModelConfig:
-    """``[model]``: the shared encoder and its size."""
-
-    encoder: str = "auto"          # "mlp", "cnn", "auto", or "package.module:factory"
-    hidden: list[int] = field(default_factory=lambda: [64, 64])
-    width: float = 1.0
-    dropout: float = 0.0
-
-
-@dataclass
-class TrainConfig:
-    """``[train]``: the full training of a network (compare step)."""
-
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    weighting: str = "equal"           # equal | uncertainty | dwa | gradnorm
-    sampling: str = "proportional"     # proportional | uniform | temperature
-    temperature: float = 2.0
-    schedule: str = "all"              # all | round_robin
-    eval_every: int = 50
-    patience: int = 8
-    soft_sharing_penalty: float = 1e-2
-
-
-@dataclass
-class AnalyzeConfig:
-    """``[analyze]``: the one-run measures and the pairwise probes."""
-
-    measures: list[str] = field(default_factory=lambda: ["gradient_cosine", "lookahead", "transfer"])
-    steps: int = 200
-    batch_size: int = 64
-    rows_per_task: int = 32
-    lr: float = 3e-3
-    every: int = 10
-    window: int = 5
-    phase: float = 0.5
-    lookahead_lr: float = 1e-3
-    chunk_size: int = 0
-    probe_steps: int = 300
-    probe_width: float = 0.5
-    probe_seeds: int = 2
-    probe_eval_every: int = 25
-    probe_patience: int = 6
-    exhaustive: bool = False
-
-
-@dataclass
-class GroupConfig:
-    """``[group]``: how groupings are proposed and selected."""
-
-    max_groups: int | None = None
-    budget: float | None = None
-    partition: bool = True
-    measure: str = "auto"
-
-
-@dataclass
-class CompareConfig:
-    """``[compare]``: which alternatives are trained, and over how many seeds."""
-
-    seeds: int = 3
-    random_groupings: int = 3
-    alternatives: list[str] = field(default_factory=lambda: [
-        "recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random"])
-
-
-@dataclass
-class Config:
-    """A whole experiment; ``base_dir`` anchors relative paths."""
-
-    data: DataConfig = field(default_factory=DataConfig)
-    tasks: list[TaskConfig] = field(default_factory=list)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
-    group: GroupConfig = field(default_factory=GroupConfig)
-    compare: CompareConfig = field(default_factory=CompareConfig)
-    seed: int = 0
-    base_dir: str = "."
-    source: str = "<config>"
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("base_dir")
-        d.pop("source")
-        return d
-
-
-SECTIONS: dict[str, type] = {
-    "data": DataConfig, "model": ModelConfig, "train": TrainConfig,
-    "analyze": AnalyzeConfig, "group": GroupConfig, "compare": CompareConfig,
-}
-TOP_LEVEL = ("seed", "tasks", *SECTIONS)
-MAX_SEED = 2**32 - 1
+from .registry import suggestion
+from .training.encoders import check_encoder_spec
+from .training.sampling import SAMPLINGS, SCHEDULES
+from .training.weighting import WEIGHTINGS
 
 
 def _shown(key: str) -> str:
@@ -174,6 +52,238 @@ def _type_ok(value: Any, annotation: str) -> bool:
     return any(checks[a](value) for a in ann.split("|") if a in checks)
 
 
+class _Section:
+    """A configuration section that checks its own values when constructed.
+
+    ``section`` names it in messages (``train.steps must be above 0, not 0``); every field is checked
+    against its annotation and for finite numbers, then :meth:`check` tests the values.
+    """
+
+    section: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            key = self._key(f.name)
+            if not _type_ok(value, str(f.type)):
+                raise ConfigError(f"{key} must be of type {f.type}, not {type(value).__name__} ({value!r})")
+            if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+                raise ConfigError(f"{key} must be a finite number, not {value!r}")
+        self.check()
+
+    def _key(self, name: str) -> str:
+        return f"{self.section}.{name}"
+
+    def _positive(self, *names: str) -> None:
+        for name in names:
+            value = getattr(self, name)
+            if not value > 0:
+                raise ConfigError(f"{self._key(name)} must be above 0, not {value}")
+
+    def check(self) -> None:
+        """Raise a one-line :class:`ConfigError` naming the field when a value is impossible."""
+
+
+@dataclass
+class DataConfig(_Section):
+    """``[data]``: where the rows come from.
+
+    One of ``path`` (CSV, ``.npz``) or ``builtin`` (``synthetic``, ``digits``, or a name from
+    ``taskgroup datasets``); neither when the task set is given from Python (``data=``). ``options`` are passed to a built-in generator. ``split`` gives the
+    train/validation/test fractions.
+    """
+
+    section: ClassVar[str] = "data"
+    path: str | None = None
+    builtin: str | None = None
+    features: list[str] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
+    standardize: bool = True
+    origin: str | None = None
+    """Set by taskgroup when the task set was given from Python (``data=``), e.g. ``TaskSet.from_arrays``."""
+
+    def check(self) -> None:
+        if self.path is not None and self.builtin is not None:
+            raise ConfigError("[data] needs exactly one of 'path' or 'builtin', not both")
+        if self.origin is not None and (self.path is not None or self.builtin is not None):
+            raise ConfigError("data.origin (a task set given from Python) excludes data.path and data.builtin")
+        sp = self.split
+        if len(sp) != 3 or any(x < 0 for x in sp) or abs(sum(sp) - 1) > 1e-6 or sp[1] <= 0 or sp[2] <= 0:
+            raise ConfigError("data.split must be three fractions (train, validation, test) above 0 that add up to 1")
+
+
+@dataclass
+class TaskConfig(_Section):
+    """One ``[[tasks]]`` entry. ``column`` defaults to the name, ``kind`` is inferred when absent."""
+
+    section: ClassVar[str] = "tasks"
+    name: str
+    column: str | None = None
+    kind: str | None = None
+    metric: str | None = None
+    head: str | None = None
+    loss: str | None = None
+    lower_is_better: bool | None = None
+
+    def _key(self, name: str) -> str:
+        return f"task {self.name!r}: {name}" if isinstance(self.name, str) else f"tasks.{name}"
+
+
+@dataclass
+class ModelConfig(_Section):
+    """``[model]``: the shared encoder and its size."""
+
+    section: ClassVar[str] = "model"
+    encoder: str = "auto"          # a name from ENCODERS, "auto", or "package.module:factory"
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    width: float = 1.0
+    dropout: float = 0.0
+
+    def check(self) -> None:
+        check_encoder_spec(self.encoder, "model.encoder")
+        if not self.hidden or any(h <= 0 for h in self.hidden):
+            raise ConfigError("model.hidden must be a non-empty list of positive layer widths")
+        self._positive("width")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"model.dropout must be in [0, 1), not {self.dropout}")
+
+
+@dataclass
+class TrainConfig(_Section):
+    """``[train]``: the full training of a network (compare step)."""
+
+    section: ClassVar[str] = "train"
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    weighting: str = "equal"           # a name from WEIGHTINGS
+    sampling: str = "proportional"     # a name from SAMPLINGS
+    temperature: float = 2.0
+    schedule: str = "all"              # a name from SCHEDULES
+    eval_every: int = 50
+    patience: int = 8
+    soft_sharing_penalty: float = 1e-2
+
+    def check(self) -> None:
+        self._positive("steps", "batch_size", "lr", "eval_every", "patience", "temperature")
+        WEIGHTINGS.check(self.weighting, "train.weighting")
+        SAMPLINGS.check(self.sampling, "train.sampling")
+        SCHEDULES.check(self.schedule, "train.schedule")
+
+
+@dataclass
+class AnalyzeConfig(_Section):
+    """``[analyze]``: the one-run measures and the pairwise probes."""
+
+    section: ClassVar[str] = "analyze"
+    measures: list[str] = field(default_factory=lambda: ["gradient_cosine", "lookahead", "transfer"])
+    steps: int = 200
+    batch_size: int = 64
+    rows_per_task: int = 32
+    lr: float = 3e-3
+    every: int = 10
+    window: int = 5
+    phase: float = 0.5
+    lookahead_lr: float = 1e-3
+    chunk_size: int = 0
+    probe_steps: int = 300
+    probe_width: float = 0.5
+    probe_seeds: int = 2
+    probe_eval_every: int = 25
+    probe_patience: int = 6
+    exhaustive: bool = False
+
+    def check(self) -> None:
+        self._positive("steps", "rows_per_task", "batch_size", "lr", "every", "phase", "window", "probe_steps",
+                       "probe_width", "probe_seeds", "probe_eval_every", "probe_patience")
+        for m in self.measures:
+            if m not in REQUESTABLE:
+                raise ConfigError(f"analyze.measures: unknown measure {m!r}{suggestion(m, REQUESTABLE)}")
+        if self.phase > 1:
+            raise ConfigError(f"analyze.phase is a fraction of training and must be at most 1, not {self.phase}")
+
+
+@dataclass
+class GroupConfig(_Section):
+    """``[group]``: how groupings are proposed and selected."""
+
+    section: ClassVar[str] = "group"
+    max_groups: int | None = None
+    budget: float | None = None
+    partition: bool = True
+    measure: str = "auto"
+
+    def check(self) -> None:
+        if self.max_groups is not None and self.max_groups < 1:
+            raise ConfigError(f"group.max_groups must be at least 1, not {self.max_groups}")
+        if self.budget is not None and self.budget <= 0:
+            raise ConfigError(f"group.budget must be above 0, not {self.budget}")
+
+
+@dataclass
+class CompareConfig(_Section):
+    """``[compare]``: which alternatives are trained, and over how many seeds."""
+
+    section: ClassVar[str] = "compare"
+    seeds: int = 3
+    random_groupings: int = 3
+    alternatives: list[str] = field(default_factory=lambda: [
+        "recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random"])
+
+    def check(self) -> None:
+        self._positive("seeds")
+        if self.random_groupings < 0:
+            raise ConfigError(f"compare.random_groupings must be 0 or more, not {self.random_groupings}")
+
+
+MAX_SEED = 2**32 - 1
+
+
+@dataclass
+class Config:
+    """A whole experiment, valid once constructed; ``base_dir`` anchors relative paths."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    tasks: list[TaskConfig] = field(default_factory=list)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
+    group: GroupConfig = field(default_factory=GroupConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    seed: int = 0
+    base_dir: str = "."
+    source: str = "<config>"
+
+    def __post_init__(self) -> None:
+        for name, cls in SECTIONS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"[{name}] must be a {cls.__name__}, not {type(getattr(self, name)).__name__}")
+        if not isinstance(self.tasks, list) or not all(isinstance(t, TaskConfig) for t in self.tasks):
+            raise ConfigError("tasks must be a list of TaskConfig")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED}, not {self.seed!r}")
+        names: set[str] = set()
+        for t in self.tasks:
+            if t.name in names:
+                raise ConfigError(f"duplicate task name {t.name!r}")
+            names.add(t.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("base_dir")
+        d.pop("source")
+        return d
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig, "model": ModelConfig, "train": TrainConfig,
+    "analyze": AnalyzeConfig, "group": GroupConfig, "compare": CompareConfig,
+}
+TOP_LEVEL = ("seed", "tasks", *SECTIONS)
+
+
 def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: [{where}] must be a table")
@@ -182,77 +292,24 @@ def _build(cls: type, raw: Any, where: str, source: str) -> Any:
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(f"{source}: unknown key {where}.{_shown(key)}{_suggest(key, list(known))}")
-        if not _type_ok(value, str(known[key].type)):
-            raise ConfigError(f"{source}: {where}.{key} must be of type {known[key].type}, not {type(value).__name__} ({value!r})")
         if isinstance(value, int) and not isinstance(value, bool) and "float" in str(known[key].type) and "int" not in str(known[key].type):
             try:
                 value = float(value)
             except OverflowError:
                 raise ConfigError(f"{source}: {where}.{key} = {value} is too large") from None
-        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
-            raise ConfigError(f"{source}: {where}.{key} must be a finite number, not {value!r}")
         kwargs[key] = value
+    missing = [f.name for f in fields(cls) if f.name not in kwargs and f.default is MISSING
+               and f.default_factory is MISSING]
+    if missing:
+        raise ConfigError(f"{source}: [{where}] is missing required key(s) {', '.join(missing)}")
     try:
         return cls(**kwargs)
-    except TypeError as exc:
-        missing = [f.name for f in fields(cls) if f.name not in kwargs]
-        raise ConfigError(f"{source}: [{where}] is missing required key(s) {', '.join(missing)}") from exc
-
-
-def _check_values(cfg: Config) -> None:
-    src = cfg.source
-    d = cfg.data
-    if d.origin is None and (d.path is None) == (d.builtin is None):
-        raise ConfigError(f"{src}: [data] needs exactly one of 'path' or 'builtin'")
-    if d.origin is not None and (d.path is not None or d.builtin is not None):
-        raise ConfigError(f"{src}: data.origin (a task set given from Python) excludes data.path and data.builtin")
-    if len(d.split) != 3 or any(x < 0 for x in d.split) or abs(sum(d.split) - 1) > 1e-6 or d.split[1] <= 0 or d.split[2] <= 0:
-        raise ConfigError(f"{src}: data.split must be three fractions (train, validation, test) above 0 that add up to 1")
-    positive = {
-        "train.steps": cfg.train.steps, "train.batch_size": cfg.train.batch_size, "train.lr": cfg.train.lr,
-        "train.eval_every": cfg.train.eval_every, "train.patience": cfg.train.patience,
-        "analyze.steps": cfg.analyze.steps, "analyze.rows_per_task": cfg.analyze.rows_per_task, "analyze.batch_size": cfg.analyze.batch_size, "analyze.lr": cfg.analyze.lr,
-        "analyze.every": cfg.analyze.every, "analyze.phase": cfg.analyze.phase, "analyze.window": cfg.analyze.window, "analyze.probe_steps": cfg.analyze.probe_steps,
-        "analyze.probe_width": cfg.analyze.probe_width, "analyze.probe_seeds": cfg.analyze.probe_seeds,
-        "analyze.probe_eval_every": cfg.analyze.probe_eval_every, "analyze.probe_patience": cfg.analyze.probe_patience, "model.width": cfg.model.width,
-        "compare.seeds": cfg.compare.seeds, "train.temperature": cfg.train.temperature,
-    }
-    for key, value in positive.items():
-        if not value > 0:
-            raise ConfigError(f"{src}: {key} must be above 0, not {value}")
-    choices = {
-        "train.weighting": (cfg.train.weighting, ("equal", "uncertainty", "dwa", "gradnorm")),
-        "train.sampling": (cfg.train.sampling, ("proportional", "uniform", "temperature")),
-        "train.schedule": (cfg.train.schedule, ("all", "round_robin")),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ConfigError(f"{src}: {key} = {value!r} is not one of {', '.join(allowed)}{_suggest(value, list(allowed))}")
-    known_measures = ("gradient_cosine", "lookahead", "transfer")
-    for m in cfg.analyze.measures:
-        if m not in known_measures:
-            raise ConfigError(f"{src}: analyze.measures: unknown measure {m!r}{_suggest(m, list(known_measures))}")
-    encoders = ("mlp", "cnn", "auto")
-    if cfg.model.encoder not in encoders and ":" not in cfg.model.encoder:
-        raise ConfigError(f"{src}: model.encoder = {cfg.model.encoder!r} is not one of {', '.join(encoders)} "
-                          f"nor an import path 'package.module:factory'{_suggest(cfg.model.encoder, list(encoders))}")
-    if any(h <= 0 for h in cfg.model.hidden) or not cfg.model.hidden:
-        raise ConfigError(f"{src}: model.hidden must be a non-empty list of positive layer widths")
-    if cfg.analyze.phase > 1:
-        raise ConfigError(f"{src}: analyze.phase is a fraction of training and must be at most 1, not {cfg.analyze.phase}")
-    if not 0 <= cfg.model.dropout < 1:
-        raise ConfigError(f"{src}: model.dropout must be in [0, 1)")
-    if cfg.group.max_groups is not None and cfg.group.max_groups < 1:
-        raise ConfigError(f"{src}: group.max_groups must be at least 1")
-    if cfg.group.budget is not None and cfg.group.budget <= 0:
-        raise ConfigError(f"{src}: group.budget must be above 0")
-    if cfg.compare.random_groupings < 0:
-        raise ConfigError(f"{src}: compare.random_groupings must be 0 or more")
-    names: set[str] = set()
-    for t in cfg.tasks:
-        if t.name in names:
-            raise ConfigError(f"{src}: duplicate task name {t.name!r}")
-        names.add(t.name)
+    except ConfigError as exc:
+        message = str(exc)
+        if cls is TaskConfig:  # name the entry as it stands in the file: tasks[2].kind
+            prefix = f"task {kwargs['name']!r}: "
+            message = f"{where}.{message[len(prefix):]}" if message.startswith(prefix) else f"{where}: {message}"
+        raise ConfigError(f"{source}: {message}") from None
 
 
 def config_from_dict(raw: dict[str, Any], base_dir: str | Path = ".", source: str = "<config>") -> Config:
@@ -263,16 +320,16 @@ def config_from_dict(raw: dict[str, Any], base_dir: str | Path = ".", source: st
     if "data" not in raw:
         raise ConfigError(f"{source}: missing [data] section (give data.path or data.builtin)")
     sections = {name: _build(cls, raw.get(name, {}), name, source) for name, cls in SECTIONS.items()}
+    if sections["data"].path is None and sections["data"].builtin is None and sections["data"].origin is None:
+        raise ConfigError(f"{source}: [data] needs exactly one of 'path' or 'builtin'")
     tasks_raw = raw.get("tasks", [])
     if not isinstance(tasks_raw, list):
         raise ConfigError(f"{source}: 'tasks' must be an array of tables ([[tasks]])")
     tasks = [_build(TaskConfig, t, f"tasks[{i}]", source) for i, t in enumerate(tasks_raw)]
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"{source}: seed must be an integer from 0 to {MAX_SEED}, not {seed!r}")
-    cfg = Config(tasks=tasks, seed=seed, base_dir=str(base_dir), source=source, **sections)
-    _check_values(cfg)
-    return cfg
+    try:
+        return Config(tasks=tasks, seed=raw.get("seed", 0), base_dir=str(base_dir), source=source, **sections)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def load_config(path: str | Path) -> Config:

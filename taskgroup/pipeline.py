@@ -67,10 +67,10 @@ def check_same_data(directory: str | Path, taskset: TaskSet) -> None:
 def check_encoder(cfg: Config) -> None:
     """Import a user encoder named by ``model.encoder`` now, so a bad path fails before any work."""
     from .errors import ConfigError
-    from .tasks import import_object
+    from .registry import import_object
 
     spec = cfg.model.encoder
-    if spec in ("mlp", "cnn", "auto"):
+    if ":" not in spec:  # a built-in encoder or auto (the config checked the name)
         return
     try:
         factory = import_object(spec, "encoder")

@@ -10,7 +10,6 @@ for every task and no task's test rows are ever used to select a model.
 from __future__ import annotations
 
 import hashlib
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
@@ -32,23 +31,6 @@ ALLOWED_METRICS: dict[str, tuple[str, ...]] = {
 
 TRAIN, VAL, TEST, UNLABELLED = 0, 1, 2, -1
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
-
-
-def import_object(path: str, what: str = "object") -> Any:
-    """Import ``"package.module:attribute"``; raise a one-line :class:`DataError` when it fails."""
-    if ":" not in path:
-        raise DataError(f"{what} {path!r} must be an import path of the form 'package.module:name'")
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DataError(f"{what} {path!r}: cannot import module {module_name!r} ({exc})") from None
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise DataError(f"{what} {path!r}: module {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
-    return obj
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,11 @@ def write_file(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def tiny_taskset():
+    """Three tasks, each with its own rows: a seeded synthetic set small enough for unit tests."""
+    from taskgroup.data.synthetic import synthetic
+
+    return synthetic(n_clusters=1, tasks_per_cluster=3, rows_per_task=40, n_features=4, seed=0)

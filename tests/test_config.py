@@ -326,3 +326,44 @@ def test_the_csv_loader_behind_a_config_raises_only_its_own_errors(text: str, ta
         else:
             assert taskset.task_names == tasks and len(taskset.inputs) > 0
             assert all(taskset.counts()[t]["val"] > 0 for t in tasks)
+
+
+# ------------------------------------------------------------------ built in Python
+@pytest.mark.parametrize("build, field", [
+    (lambda: DataConfig(path="t.csv", builtin="synthetic"), "[data] needs exactly one of 'path' or 'builtin'"),
+    (lambda: DataConfig(builtin="synthetic", origin="TaskSet.from_arrays"), "data.origin"),
+    (lambda: DataConfig(builtin="synthetic", split=[0.5, 0.5, 0.0]), "data.split"),
+    (lambda: TaskConfig(name="a", kind=3), "task 'a': kind must be of type"),
+    (lambda: ModelConfig(encoder="MLP"), "model.encoder = 'MLP' is not one of mlp, cnn, auto"),
+    (lambda: ModelConfig(dropout=1.0), "model.dropout must be in [0, 1)"),
+    (lambda: TrainConfig(steps=0), "train.steps must be above 0, not 0"),
+    (lambda: TrainConfig(weighting="uncertainy"), "train.weighting = 'uncertainy' is not a known loss weighting; "
+                                                  "did you mean 'uncertainty'?"),
+    (lambda: TrainConfig(lr=math.nan), "train.lr must be a finite number"),
+    (lambda: AnalyzeConfig(measures=["probe_cosine"]), "analyze.measures: unknown measure 'probe_cosine'"),
+    (lambda: AnalyzeConfig(phase=1.5), "analyze.phase is a fraction of training"),
+    (lambda: GroupConfig(max_groups=0), "group.max_groups must be at least 1, not 0"),
+    (lambda: CompareConfig(seeds=0), "compare.seeds must be above 0, not 0"),
+    (lambda: Config(DataConfig(builtin="synthetic"), seed=-1), "seed must be an integer from 0"),
+    (lambda: Config(DataConfig(builtin="synthetic"), tasks=[TaskConfig("a"), TaskConfig("a")]),
+     "duplicate task name 'a'"),
+    (lambda: Config(DataConfig(builtin="synthetic"), train={"steps": 5}), "[train] must be a TrainConfig"),
+])
+def test_a_config_built_in_python_with_a_bad_value_names_the_field(build, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build()
+    one_line(info.value)
+    assert str(info.value).startswith(field), str(info.value)
+
+
+def test_a_bad_task_entry_in_a_file_names_its_position() -> None:
+    with pytest.raises(ConfigError, match=r"^exp.toml: tasks\[1\].kind must be of type"):
+        config_from_dict({"data": {"builtin": "synthetic"}, "tasks": [{"name": "a"}, {"name": "b", "kind": 3}]},
+                         source="exp.toml")
+
+
+def test_dataclasses_replace_checks_again() -> None:
+    from dataclasses import replace
+
+    with pytest.raises(ConfigError, match="train.batch_size must be above 0"):
+        replace(TrainConfig(), batch_size=-1)

@@ -11,11 +11,10 @@ import taskgroup
 from taskgroup import pipeline
 from taskgroup.errors import ConfigError
 from taskgroup.runtime.execution import EXECUTORS, Execution
-from taskgroup.runtime.executors import RUNNERS
 
 
 def test_every_executor_name_has_a_runner() -> None:
-    assert set(EXECUTORS) == set(RUNNERS)
+    assert all(callable(EXECUTORS.load(name)) for name in EXECUTORS)
 
 
 @pytest.mark.parametrize("kwargs, message", [

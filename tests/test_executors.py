@@ -55,7 +55,7 @@ def test_a_unit_key_is_a_content_hash_of_kind_function_and_args() -> None:
 
 
 @pytest.mark.parametrize("path, message", [
-    ("no_colon", "must be written 'package.module:function'"),
+    ("no_colon", "must be an import path 'package.module:name'"),
     ("taskgroup.no_such_module:f", "cannot import 'taskgroup.no_such_module'"),
     ("taskgroup.errors:no_such_function", "has no 'no_such_function'"),
 ])

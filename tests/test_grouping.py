@@ -10,7 +10,7 @@ import pytest
 
 from taskgroup.errors import ConfigError, DataError
 from taskgroup.grouping import affinity_graph, candidate_pool, group, hoa_group_scores, propose, tag_group_scores
-from taskgroup.grouping.graph import average_linkage, hierarchical_proposals, modularity_proposals, spectral_proposals
+from taskgroup.grouping.graph import CLUSTERINGS, average_linkage
 from taskgroup.grouping.pools import greedy_growth, neighbours, subset_size_for, subsets_up_to
 from taskgroup.grouping.scores import MeasuredScorer, matrix_scorer
 from taskgroup.grouping.sources import MIN_SNR
@@ -82,13 +82,16 @@ def test_affinity_graph_has_symmetrised_signed_weights():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("method", [modularity_proposals, spectral_proposals, hierarchical_proposals])
+@pytest.mark.parametrize("method", CLUSTERINGS.names)
 def test_every_method_recovers_planted_blocks_at_the_true_k(method, seed):
     matrix, names, blocks = planted([4, 5, 3], seed)
-    kwargs = {} if method is hierarchical_proposals else {"seed": seed}
-    proposals = [p for p in method(matrix, names, 3, **kwargs) if p.k == 3]
-    assert proposals, "a proposal with three groups"
-    for p in proposals:
+    proposals = CLUSTERINGS.load(method)(matrix, names, 3, seed)
+    assert proposals and all(p.method == method for p in proposals)
+    at_three = [p for p in proposals if p.k == 3]
+    if "exact_k" in CLUSTERINGS[method].traits:
+        assert sorted(p.k for p in proposals) == [2, 3], "one proposal per k"
+    assert at_three, "a proposal with three groups"
+    for p in at_three:
         assert p.groups == blocks
 
 

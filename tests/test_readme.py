@@ -134,3 +134,18 @@ def test_the_demo_runs_quickly(tmp_path):
     assert "report:" in result.stdout
     for name in ("report.html", "report.md", "affinity.json", "groupings.json", "comparison.json"):
         assert (tmp_path / "d" / name).is_file()
+
+
+@pytest.mark.parametrize("key, registry", [
+    ("train.weighting", "taskgroup.training.weighting:WEIGHTINGS"),
+    ("train.sampling", "taskgroup.training.sampling:SAMPLINGS"),
+    ("train.schedule", "taskgroup.training.sampling:SCHEDULES"),
+    ("model.encoder", "taskgroup.training.encoders:ENCODERS"),
+    ("analyze.measures", "taskgroup.affinity.measures:REQUESTABLE"),
+])
+def test_the_configuration_reference_lists_every_registered_method(key: str, registry: str) -> None:
+    from taskgroup.registry import import_object
+
+    row = next(line for line in TEXT.splitlines() if line.startswith(f"| `{key}`"))
+    listed = set(re.findall(r"`([a-z_]+)`", row.split("|")[3]))
+    assert set(import_object(registry)) <= listed, f"README's {key} row misses a registered name"

@@ -23,8 +23,8 @@ from ..runtime.store import RunStore
 from ..delta import Reference, compared_value, references, relative_change
 from ..tasks import TaskSet
 from .matrix import AffinityMatrix, agreement
+from .measures import JOINT, MEASURES, PROBES
 
-MEASURES = ("gradient_cosine", "lookahead", "transfer")
 JOINT_SETTINGS = ("steps", "batch_size", "rows_per_task", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
 PROBE_SETTINGS = ("batch_size", "lr", "every", "probe_steps", "probe_width", "probe_eval_every", "probe_patience")
 MAX_EXHAUSTIVE = 10
@@ -65,15 +65,15 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
     a = asdict(cfg.analyze)
     model = asdict(cfg.model)
     units: list[Unit] = []
-    joint_measures = [m for m in measures if m in ("gradient_cosine", "lookahead")]
+    joint_measures = [m for m in measures if MEASURES[m].target == JOINT]
     if joint_measures:
         settings = {k: a[k] for k in JOINT_SETTINGS}
         key = content_hash({"kind": "joint", "data": fp, "tasks": names, "settings": settings, "model": model,
                             "seed": cfg.seed, "measures": sorted(joint_measures)})
-        units.append(Unit(key, "joint", "taskgroup.affinity.analyze:joint_unit",
+        units.append(Unit(key, "joint", JOINT,
                           {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": cfg.seed,
                            "measures": joint_measures}))
-    if "transfer" in measures or exhaustive:
+    if exhaustive or any(MEASURES[m].target == PROBES for m in measures):
         if exhaustive and len(names) > MAX_EXHAUSTIVE:
             from ..errors import ConfigError
 
@@ -85,7 +85,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
             part = specs[s:s + chunk]
             key = content_hash({"kind": "probes", "records": 2, "data": fp, "tasks": names, "settings": settings, "model": model,
                                 "specs": [[list(t), seed] for t, seed in part]})
-            units.append(Unit(key, "probes", "taskgroup.affinity.analyze:probe_unit",
+            units.append(Unit(key, "probes", PROBES,
                               {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,
                                "model": model, "batched": batched}))
     return units
@@ -174,8 +174,8 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
     records: list[dict[str, Any]] = []
     for unit, res in zip(units, results):
         if unit.kind == "joint":
-            for m in ("gradient_cosine", "lookahead"):
-                if m in res:
+            for m in MEASURES:
+                if MEASURES[m].target == JOINT and m in res:
                     extra = {k: np.asarray(res[m][k]) for k in ("conflict_rate", "norm_ratio") if k in res[m]}
                     extra["measurements"] = res[m]["n"]
                     found[m] = AffinityMatrix(m, names, np.asarray(res[m]["matrix"]), np.asarray(res[m]["stderr"]), extra)
@@ -188,7 +188,7 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
         transfer, probe_cos = transfer_matrices(records, taskset)
         found["transfer"] = transfer
         found["probe_cosine"] = probe_cos
-    ordered = {m: found[m] for m in ("gradient_cosine", "lookahead", "transfer", "probe_cosine") if m in found}
+    ordered = {m: found[m] for m in MEASURES if m in found}
     doc["measures"] = {m: a.to_dict() for m, a in ordered.items()}
     doc["agreement"] = agreement(ordered)
     if exhaustive and records:

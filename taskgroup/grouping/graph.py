@@ -27,6 +27,8 @@ from scipy.cluster.hierarchy import cut_tree, linkage
 from scipy.cluster.vq import kmeans2
 from scipy.spatial.distance import squareform
 
+from ..registry import Entry, Registry
+
 Groups = tuple[tuple[str, ...], ...]
 Matrix = Sequence[Sequence[float]] | np.ndarray
 
@@ -90,19 +92,23 @@ def _positive_graph(sym: np.ndarray, names: Sequence[str]) -> nx.Graph:
     return graph
 
 
-def modularity_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
-    """Greedy modularity at exactly k = 2..max_k communities, plus Louvain's own partition."""
-    sym = symmetrise(M)
-    graph = _positive_graph(sym, names)
+def greedy_modularity_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
+    """Greedy modularity (Clauset-Newman-Moore) stopped at exactly k = 2..max_k communities."""
+    graph = _positive_graph(symmetrise(M), names)
     out = []
     for k in range(2, min(max_k, len(names)) + 1):
         parts = nx.community.greedy_modularity_communities(graph, weight="weight", cutoff=k, best_n=k)
         if len(parts) == k:
             out.append(Proposal(canonical([sorted(p) for p in parts], names), "greedy_modularity", k))
-    parts = nx.community.louvain_communities(graph, weight="weight", seed=seed)
-    if len(parts) <= max_k:
-        out.append(Proposal(canonical([sorted(p) for p in parts], names), "louvain", len(parts)))
     return out
+
+
+def louvain_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
+    """Louvain's own partition (seeded), when it has at most max_k communities."""
+    parts = nx.community.louvain_communities(_positive_graph(symmetrise(M), names), weight="weight", seed=seed)
+    if len(parts) <= max_k:
+        return [Proposal(canonical([sorted(p) for p in parts], names), "louvain", len(parts))]
+    return []
 
 
 def _kmeans(points: np.ndarray, k: int, seed: int, restarts: int = 10) -> list[int]:
@@ -164,7 +170,7 @@ def average_linkage(M: Matrix) -> np.ndarray:
     return linkage(squareform(np.clip(distance, 0.0, None), checks=False), method="average")
 
 
-def hierarchical_proposals(M: Matrix, names: Sequence[str], max_k: int) -> list[Proposal]:
+def hierarchical_proposals(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
     """Average-linkage tree cut into exactly k = 2..max_k clusters."""
     n = len(names)
     if n < 2:
@@ -188,11 +194,22 @@ def linkage_dict(M: Matrix, names: Sequence[str]) -> dict:
     }
 
 
+#: clustering methods: ``f(M, names, max_k, seed) -> proposals``; ``exact_k``: one proposal per k
+CLUSTERINGS = Registry("clustering method", [
+    Entry("greedy_modularity", f"{__name__}:greedy_modularity_proposals",
+          "greedy modularity (Clauset-Newman-Moore) at each k", frozenset({"exact_k"})),
+    Entry("louvain", f"{__name__}:louvain_proposals", "Louvain communities at their natural resolution (seeded)"),
+    Entry("spectral", f"{__name__}:spectral_proposals", "normalised spectral clustering with seeded k-means",
+          frozenset({"exact_k"})),
+    Entry("hierarchical", f"{__name__}:hierarchical_proposals", "average linkage over max(S) - S, cut at each k",
+          frozenset({"exact_k"})),
+])
+
+
 def propose(M: Matrix, names: Sequence[str], max_k: int, seed: int = 0) -> list[Proposal]:
-    """Every proposal for k = 1..max_k: all-in-one, then modularity, spectral and hierarchical."""
+    """Every proposal for k = 1..max_k: all-in-one, then each clustering method's in registry order."""
     names = list(names)
     out = [Proposal(canonical([names], names), "all_in_one", 1)]
-    out += modularity_proposals(M, names, max_k, seed)
-    out += spectral_proposals(M, names, max_k, seed)
-    out += hierarchical_proposals(M, names, max_k)
+    for method in CLUSTERINGS:
+        out += CLUSTERINGS.load(method)(M, names, max_k, seed)
     return out

@@ -10,10 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..registry import Registry
 from .progress import ProgressFactory, ProgressFn, no_progress
 
-#: the executors :func:`~taskgroup.runtime.executors.run_units` knows, by name
-EXECUTORS: tuple[str, ...] = ("inline", "process", "ray")
+#: where :func:`~taskgroup.runtime.executors.run_units` runs units: ``runner(todo, commit, execution, *,
+#: max_crashes, gpus_per_unit)``
+EXECUTORS = Registry("executor", [
+    ("inline", "taskgroup.runtime.executors:run_inline", "in this process, one unit after another"),
+    ("process", "taskgroup.runtime.executors:run_process", "a spawn process pool of --workers processes"),
+    ("ray", "taskgroup.runtime.executors:run_ray", "one Ray task per unit, local or on a cluster (extra: ray)"),
+])
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,7 @@ class Execution:
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
-            raise ConfigError(f"unknown executor {self.executor!r}; choose one of {', '.join(EXECUTORS)}")
+            raise ConfigError(f"unknown executor {self.executor!r}; choose one of {', '.join(EXECUTORS.names)}")
         if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
             raise ConfigError(f"workers must be a positive integer, not {self.workers!r}")
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)

@@ -16,7 +16,6 @@ or on an earlier run, so a resumed run sees exactly what an uninterrupted one se
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 import multiprocessing
@@ -32,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TaskgroupError
-from .execution import EXECUTORS, INLINE, Execution  # noqa: F401 - EXECUTORS: the names of RUNNERS
+from ..registry import import_object
+from .execution import EXECUTORS, INLINE, Execution
 from .hashing import content_hash
 from .progress import ProgressFn
 from .store import RunStore
@@ -65,21 +65,8 @@ class Unit:
 
 
 def resolve(fn: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """Import the function named ``"package.module:function"``."""
-    module_name, sep, qualname = fn.partition(":")
-    if not sep or not module_name or not qualname:
-        raise TaskgroupError(f"unit function {fn!r} must be written 'package.module:function'")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise TaskgroupError(f"unit function {fn!r}: cannot import {module_name!r} "
-                             f"({exc})") from None
-    for part in qualname.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise TaskgroupError(f"unit function {fn!r}: {module_name!r} has no "
-                                 f"{qualname!r}") from None
+    """Import the unit function named ``"package.module:function"``."""
+    target = import_object(fn, "unit function")
     if not callable(target):
         raise TaskgroupError(f"unit function {fn!r} is not callable")
     return target
@@ -90,7 +77,7 @@ def run_units(units: Iterable[Unit], store: RunStore | None, execution: Executio
               gpus_per_unit: float | None = None) -> list[dict[str, Any]]:
     """Run every unit not yet in ``store`` and return all payloads in the order of ``units``.
 
-    ``execution`` says where (see :data:`RUNNERS`): ``"inline"`` runs in this process, in order;
+    ``execution`` says where (see :data:`~taskgroup.runtime.execution.EXECUTORS`): ``"inline"`` runs in this process, in order;
     ``"process"`` uses a spawn process pool of ``execution.workers``; ``"ray"`` runs one Ray task
     per unit, joining the cluster at ``execution.address`` (or ``RAY_ADDRESS``), else starting (and
     stopping) a private local Ray on 127.0.0.1 with ``workers * threads`` CPUs. ``workers`` bounds
@@ -137,8 +124,8 @@ def run_units(units: Iterable[Unit], store: RunStore | None, execution: Executio
                 results[unit.key] = store.get(unit.key)  # type: ignore[assignment]
             tracker.finished(unit, seconds)
 
-        RUNNERS[execution.executor](todo, commit, execution, max_crashes=max_crashes,
-                                    gpus_per_unit=gpus_per_unit)
+        EXECUTORS.load(execution.executor)(todo, commit, execution, max_crashes=max_crashes,
+                                           gpus_per_unit=gpus_per_unit)
     return [results[unit.key] for unit in units]
 
 
@@ -219,13 +206,13 @@ def _round_trip(unit: Unit, payload: dict[str, Any]) -> dict[str, Any]:
 Commit = Callable[[Unit, Outcome], None]
 
 
-def _run_inline(todo: Sequence[Unit], commit: Commit, execution: Execution, **_: Any) -> None:
+def run_inline(todo: Sequence[Unit], commit: Commit, execution: Execution, **_: Any) -> None:
     """In this process, in order."""
     for unit in todo:
         commit(unit, _call_unit(unit.fn, unit.args, execution.threads))
 
 
-def _run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
+def run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
                  **_: Any) -> None:
     """Spawn pool; a dead worker breaks the pool, which is rebuilt and the lost units resubmitted.
 
@@ -325,7 +312,7 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-def _run_ray(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
+def run_ray(todo: Sequence[Unit], commit: Commit, execution: Execution, *, max_crashes: int,
              gpus_per_unit: float | None) -> None:
     """One Ray task per unit, at most ``workers`` in flight, committed here as each returns."""
     workers, threads, address = execution.workers, execution.threads, execution.address
@@ -380,10 +367,6 @@ def _ray_error(ray: Any, unit: Unit, exc: BaseException) -> BaseException:
                                 f"({type(exc).__name__}); it may run out of memory")
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return TaskgroupError(f"Ray could not run unit {unit.key} ({unit.kind}): {first_line}")
-
-
-#: executor name -> runner(todo, commit, execution, max_crashes=..., gpus_per_unit=...)
-RUNNERS: dict[str, Callable[..., None]] = {"inline": _run_inline, "process": _run_process, "ray": _run_ray}
 
 
 # -- Ray session -----------------------------------------------------------------------------------

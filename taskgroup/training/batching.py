@@ -14,10 +14,9 @@ import numpy as np
 import torch
 
 from .objectives import metric_value, predictions, rmse, row_loss
+from .sampling import SAMPLINGS, SCHEDULES
 from ..tasks import TEST, TRAIN, VAL, Task, TaskSet
 
-SAMPLINGS = ("proportional", "uniform", "temperature")
-SCHEDULES = ("all", "round_robin")
 
 
 class TaskData:
@@ -74,21 +73,13 @@ class Batch:
 
 def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: float,
                names: list[str] | None = None) -> list[int]:
-    """Rows of each task in one batch: proportional to size, uniform, or size^(1/temperature).
+    """Rows of each task in one batch, shared by the sampling ``sampling`` (see :data:`SAMPLINGS`).
 
     Largest-remainder rounding, so the counts always add up to ``batch_size`` and every task gets
     at least one row when the batch is large enough. Ties go to the task whose name sorts first, so
     the counts do not depend on the order of the tasks.
     """
-    n = np.asarray(sizes, dtype=np.float64)
-    if sampling == "proportional":
-        p = n
-    elif sampling == "uniform":
-        p = np.ones_like(n)
-    elif sampling == "temperature":
-        p = n ** (1.0 / temperature)
-    else:
-        raise ValueError(f"unknown sampling {sampling!r}; choose one of {', '.join(SAMPLINGS)}")
+    p = SAMPLINGS.load(sampling)(np.asarray(sizes, dtype=np.float64), temperature)
     p = p / p.sum()
     k = len(sizes)
     floor_each = 1 if batch_size >= k else 0
@@ -108,11 +99,9 @@ class Batcher:
 
     def __init__(self, data: TaskData, batch_size: int, sampling: str = "proportional", temperature: float = 2.0,
                  schedule: str = "all", seed: int = 0, active: list[int] | None = None) -> None:
-        if schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
         self.data = data
         self.batch_size = batch_size
-        self.schedule = schedule
+        self.schedule = SCHEDULES.load(schedule)
         self.active = list(range(data.n_tasks)) if active is None else list(active)
         self.gen = torch.Generator().manual_seed(int(seed))
         # one stream per task, keyed by its name: a task's draws do not depend on the task order
@@ -127,25 +116,36 @@ class Batcher:
         return rows[torch.randint(len(rows), (k,), generator=gen or self.gen)]
 
     def next(self, step: int) -> Batch:
-        T, B = self.data.n_tasks, self.batch_size
-        weights = torch.zeros(B, T)
-        train = self.data.rows[TRAIN]
-        if self.schedule == "round_robin":
-            t = self.active[step % len(self.active)]
-            rows = self._draw(train[t], B, self.task_gen[t])
-            weights[:, t] = 1.0 / B
-            return Batch(rows, weights)
-        if self.shared:
-            rows = self._draw(train[self.active[0]], B)
-            weights[:, self.active] = 1.0 / B
-            return Batch(rows, weights)
-        parts, start = [], 0
-        for t, k in zip(self.active, self.counts):
-            parts.append(self._draw(train[t], k, self.task_gen[t]))
-            if k:
-                weights[start:start + k, t] = 1.0 / k
-            start += k
-        return Batch(torch.cat(parts), weights)
+        """The batch of step ``step``, as the schedule draws it."""
+        return self.schedule(self, step)
+
+
+def every_task(batcher: Batcher, step: int) -> Batch:
+    """Schedule ``all``: every active task in every batch, with its allocated rows."""
+    T, B = batcher.data.n_tasks, batcher.batch_size
+    weights = torch.zeros(B, T)
+    train = batcher.data.rows[TRAIN]
+    if batcher.shared:
+        rows = batcher._draw(train[batcher.active[0]], B)
+        weights[:, batcher.active] = 1.0 / B
+        return Batch(rows, weights)
+    parts, start = [], 0
+    for t, k in zip(batcher.active, batcher.counts):
+        parts.append(batcher._draw(train[t], k, batcher.task_gen[t]))
+        if k:
+            weights[start:start + k, t] = 1.0 / k
+        start += k
+    return Batch(torch.cat(parts), weights)
+
+
+def round_robin(batcher: Batcher, step: int) -> Batch:
+    """Schedule ``round_robin``: one active task per batch, in turn."""
+    T, B = batcher.data.n_tasks, batcher.batch_size
+    weights = torch.zeros(B, T)
+    t = batcher.active[step % len(batcher.active)]
+    rows = batcher._draw(batcher.data.rows[TRAIN][t], B, batcher.task_gen[t])
+    weights[:, t] = 1.0 / B
+    return Batch(rows, weights)
 
 
 def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = None) -> dict[str, dict[str, float]]:

@@ -15,7 +15,9 @@ import torch
 from torch import nn
 
 from ..errors import DataError
-from ..tasks import Task, import_object
+from ..registry import import_object
+from ..tasks import Task
+from .encoders import ENCODERS, resolve_auto
 
 
 class MLPEncoder(nn.Module):
@@ -67,23 +69,30 @@ def _scaled(n: int, width: float) -> int:
     return max(2, int(math.ceil(n * width)))
 
 
+def mlp_encoder(input_shape: tuple[int, ...], hidden: Sequence[int], width: float, dropout: float) -> nn.Module:
+    """Registered as ``mlp``: fully connected layers of ``hidden`` widths scaled by ``width``."""
+    return MLPEncoder(int(math.prod(input_shape)), [_scaled(h, width) for h in hidden], dropout)
+
+
+def cnn_encoder(input_shape: tuple[int, ...], hidden: Sequence[int], width: float, dropout: float) -> nn.Module:
+    """Registered as ``cnn``: a small CNN whose output width is the last of ``hidden``, scaled."""
+    return CNNEncoder(input_shape, channels=_scaled(16, width), out_features=_scaled(hidden[-1], width),
+                      dropout=dropout)
+
+
 def make_encoder(spec: str, input_shape: tuple[int, ...], hidden: Sequence[int], width: float = 1.0,
                  dropout: float = 0.0) -> nn.Module:
     """Build the shared encoder named by ``spec`` at ``width`` times its nominal size.
 
-    ``spec`` is ``mlp``, ``cnn``, ``auto`` (CNN for image-shaped inputs, MLP otherwise) or an import
-    path ``"package.module:factory"``; a factory is called as ``factory(input_shape=..., width=...)``
+    ``spec`` is a name of :data:`~taskgroup.training.encoders.ENCODERS`, ``auto`` (CNN for
+    image-shaped inputs, MLP otherwise) or an import path ``"package.module:factory"``; a factory is called as ``factory(input_shape=..., width=...)``
     with whichever of those arguments it accepts, and must return a module whose output is
     ``(batch, features)``.
     """
-    hidden_w = [_scaled(h, width) for h in hidden]
-    if spec == "auto":
-        spec = "cnn" if len(input_shape) >= 2 else "mlp"
-    if spec == "mlp":
-        return MLPEncoder(int(math.prod(input_shape)), hidden_w, dropout)
-    if spec == "cnn":
-        return CNNEncoder(input_shape, channels=_scaled(16, width), out_features=hidden_w[-1], dropout=dropout)
-    factory = import_object(spec, "encoder")
+    spec = resolve_auto(spec, tuple(input_shape))
+    if spec in ENCODERS:
+        return ENCODERS.load(spec)(tuple(input_shape), list(hidden), width, dropout)
+    factory = import_object(spec, "encoder", DataError)
     if not callable(factory):
         raise DataError(f"encoder {spec!r} is not callable")
     params = inspect.signature(factory).parameters
@@ -113,7 +122,7 @@ def make_head(task: Task, in_features: int, init_seed: int | None = None) -> nn.
             torch.manual_seed(init_seed)
             return make_head(task, in_features)
     if task.kind == "custom":
-        factory = import_object(task.head or "", f"task {task.name!r} head")
+        factory = import_object(task.head or "", f"task {task.name!r} head", DataError)
         return factory(in_features)
     return nn.Linear(in_features, task.output_dim)
 

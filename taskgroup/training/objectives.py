@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
 
-from ..tasks import Task, import_object
+from ..errors import DataError
+from ..registry import import_object
+from ..tasks import Task
 
 
 def row_loss(task: Task, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -32,7 +34,7 @@ def row_loss(task: Task, output: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 @functools.lru_cache(maxsize=None)
 def _custom_loss(path: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    return import_object(path, "loss")
+    return import_object(path, "loss", DataError)
 
 
 def predictions(task: Task, output: torch.Tensor) -> np.ndarray:
@@ -51,7 +53,7 @@ def metric_value(task: Task, y_true: np.ndarray, y_score: np.ndarray) -> float:
     """The task's metric on one split; ``y_score`` as returned by :func:`predictions`."""
     m = task.metric
     if task.kind == "custom":
-        return float(import_object(m, "metric")(y_true, y_score))
+        return float(import_object(m, "metric", DataError)(y_true, y_score))
     if task.kind == "binary":
         y = y_true.astype(int)
         if m == "auc":
