@@ -52,6 +52,9 @@ PYTHON_CHECKS = [
     and set(ns["model"].predict(ns["X"])["sold"].tolist()) <= {0.0, 1.0},
     lambda ns, d: ns["data"].task("smoker").kind == "binary" and int(ns["data"].masks["smoker"].sum()) == 100,
     lambda ns, d: ns["paths"]["html"].is_file() and ns["data"].streamed,
+    lambda ns, d: callable(ns["encoder"]) and callable(ns["rmse"]),
+    lambda ns, d: ns["pred"]["small"].shape == (5, 16) and ns["pred"]["moments"].shape == (5, 3)
+    and (d / "runs" / "digits-custom" / "report.html").is_file(),
 ]
 
 
@@ -65,6 +68,12 @@ def test_the_python_examples_run(index, tmp_path, monkeypatch):
     if "import pandas" in code:
         pytest.importorskip("pandas", reason="pandas is a test extra (pip install -e '.[test]')")
     monkeypatch.chdir(tmp_path)
+    for block in _blocks("python"):  # modules the examples import ("# file: NAME.py" on the first line)
+        first = block.splitlines()[0]
+        if first.startswith("# file: "):
+            (tmp_path / first[len("# file: "):].strip()).write_text(block)
+            monkeypatch.delitem(sys.modules, first[len("# file: "):].strip()[:-3], raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
     namespace: dict = {"__name__": "readme_example"}
     exec(compile(code, "README.md", "exec"), namespace)
     assert PYTHON_CHECKS[index](namespace, tmp_path)
