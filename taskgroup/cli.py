@@ -190,6 +190,12 @@ def check(config: str, seed: int | None) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    fmt = ts.meta.get("table_format")
+    if fmt:
+        click.echo(f"read {ts.meta.get('source')} as {fmt['described']}")
+    for t in cfg.tasks:
+        if getattr(t, "expression", None):
+            click.echo(f"derived target {t.name} = {t.expression}")
     click.echo(f"{len(ts.tasks)} tasks, {ts.n_rows} rows, input shape {ts.input_shape}: OK")
 
 

@@ -125,6 +125,8 @@ class TaskConfig(_Section):
     head: str | None = None
     loss: str | None = None
     lower_is_better: bool | None = None
+    expression: str | None = None
+    """A derived target computed from the table's columns, e.g. ``"age > 65"`` (see :mod:`taskgroup.data.expression`)."""
 
     def _key(self, name: str) -> str:
         return f"task {self.name!r}: {name}" if isinstance(self.name, str) else f"tasks.{name}"

@@ -119,7 +119,9 @@ def test_check_a_csv_with_declared_and_inferred_kinds(tmp_path: Path) -> None:
                                      '[[tasks]]\nname = "v"\ncolumn = "value"\nmetric = "r2"\n')
     result = invoke("check", str(tmp_path / "c.toml"))
     assert result.exit_code == 0, result.output
-    kinds = {line.split()[0]: (line.split()[1], line.split()[5]) for line in result.output.splitlines()[1:-1]}
+    kinds = {line.split()[0]: (line.split()[1], line.split()[5]) for line in result.output.splitlines()[1:-1]
+             if not line.startswith("read ")}
+    assert f"read {tmp_path / 't.csv'} as comma-separated, header row" in result.output
     assert kinds == {"yes": ("binary", "auc"), "three": ("multiclass", "accuracy"), "v": ("regression", "r2")}
     assert "3 tasks, 60 rows, input shape (2,): OK" in result.output
 

@@ -112,6 +112,19 @@ def test_the_minimal_csv_config_is_valid(tmp_path):
     assert "income" in result.output and "binary" in result.output and "regression" in result.output
 
 
+def test_the_derived_targets_example_checks(tmp_path):
+    toml = next(b for b in _blocks("toml") if "expression" in b)
+    (tmp_path / "cfg.toml").write_text(toml)
+    rng = __import__("numpy").random.default_rng(0)
+    lines = [f"{rng.integers(10, 90)}  {rng.normal(70, 12):.1f}  {rng.normal(170, 10):.1f}  {'FM'[i % 2]}  "
+             f"{rng.normal():.3f}" for i in range(80)]
+    (tmp_path / "patients.data").write_text("age weight height sex score\n" + "\n".join(lines) + "\n")
+    result = _cli(["check", "cfg.toml"], tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "space-separated, header row" in result.output and "derived target senior = age > 65" in result.output
+    assert "input shape (1,)" in result.output   # age, weight, height and sex feed targets: score is left
+
+
 def test_the_select_example_prints_the_contract(tmp_path):
     (cmd,) = [c for c in _commands() if c.startswith("taskgroup select")]
     doc = {"lower_is_better": True, "networks": [

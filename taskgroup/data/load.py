@@ -26,7 +26,10 @@ from .registry import load_builtin
 from .table import load_table
 from .targets import check_specs, spec_from
 
-TABLE_SUFFIXES = (".csv", ".tsv")
+
+
+#: binary formats refused with a hint (every other file is tried as delimited text)
+BINARY_SUFFIXES = (".parquet", ".feather", ".arrow", ".xlsx", ".xls", ".pkl", ".pickle", ".h5", ".hdf5", ".mat")
 
 
 def load_taskset(cfg: Config) -> TaskSet:
@@ -41,6 +44,7 @@ def load_taskset(cfg: Config) -> TaskSet:
         source = f"built-in {data.builtin!r}"
         if data.features is not None:
             raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
+        _no_expressions(cfg, source)
         taskset = load_builtin(data.builtin, data.options)
         if cfg.tasks:
             taskset = select_tasks(taskset, cfg.tasks, source)
@@ -52,16 +56,24 @@ def load_taskset(cfg: Config) -> TaskSet:
         suffix = path.suffix.lower()
         if data.options:
             raise ConfigError(f"{cfg.source}: data.options applies to built-in data sets only, not to {source}")
-        if suffix in TABLE_SUFFIXES:
-            taskset = load_table(path, cfg.tasks, data.features, split=split, seed=cfg.seed)
-        elif suffix == ".npz":
+        if suffix == ".npz":
             if data.features is not None:
                 raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
+            _no_expressions(cfg, source)
             taskset = load_npz(path, cfg.tasks, split=split, seed=cfg.seed)
-        else:
-            raise ConfigError(f"{cfg.source}: data.path {data.path!r}: unsupported file type {suffix or '(none)'!r}; "
-                              "use .csv, .tsv or .npz")
+        elif suffix in BINARY_SUFFIXES:
+            raise ConfigError(f"{cfg.source}: data.path {data.path!r}: unsupported file type {suffix!r}; "
+                              "save the table as delimited text (CSV, TSV, ...) or .npz")
+        else:  # any other file is read as a text table, its delimiter and header recognised
+            taskset = load_table(path, cfg.tasks, data.features, split=split, seed=cfg.seed)
     return prepare(taskset, cfg, source)
+
+
+def _no_expressions(cfg: Config, source: str) -> None:
+    for t in cfg.tasks:
+        if getattr(t, "expression", None):
+            raise ConfigError(f"{cfg.source}: task {t.name!r}: expression derives a target from a table's columns; "
+                              f"{source} is not a table")
 
 
 def taskset_for_config(taskset: TaskSet, cfg: Config) -> TaskSet:
@@ -74,6 +86,7 @@ def taskset_for_config(taskset: TaskSet, cfg: Config) -> TaskSet:
         raise ConfigError(f"{cfg.source}: data= was given, so [data] must not name a path or a built-in as well")
     if cfg.data.features is not None or cfg.data.options:
         raise ConfigError(f"{cfg.source}: data.features and data.options apply to files and built-ins, not to data=")
+    _no_expressions(cfg, source)
     if cfg.tasks:
         taskset = select_tasks(taskset, cfg.tasks, source)
     return prepare(taskset, cfg, source)

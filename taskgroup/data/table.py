@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..tasks import TaskSet
+from .expression import parse
+from .sniff import NAMES, SAMPLE_LINES, TableFormat, detect
 from .targets import TaskSpec, build_target, check_specs, spec_from, text_column
 
 
@@ -32,30 +35,45 @@ def _closest(name: str, options: Sequence[str]) -> str:
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, data rows and each row's line number; blank lines are skipped."""
+    header, rows, lines, _fmt = read_table(path)
+    return header, rows, lines
+
+
+def read_table(path: Path) -> tuple[list[str], list[list[str]], list[int], TableFormat]:
+    """Header, data rows, each row's line number, and the detected format (delimiter, header row).
+
+    Any text file is read: the format is recognised from its first lines (see :mod:`.sniff`).
+    """
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, delimiter=delimiter, strict=True)
-            header: list[str] | None = None
-            rows: list[list[str]] = []
-            lines: list[int] = []
-            for row in reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if header is None:
-                    header = [cell.strip() for cell in row]
-                    continue
-                rows.append(row)
-                lines.append(reader.line_num)
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{path}: not a UTF-8 text file") from None
-    except csv.Error as exc:
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        raise DataError(f"{path}: cannot parse as {kind} ({exc})") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if "\x00" in text:
+        raise DataError(f"{path}: not a text table (it holds NUL bytes)")
+    fmt = detect(text.splitlines()[:SAMPLE_LINES * 2], fallback="\t" if path.suffix.lower() == ".tsv" else ",")
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True, **fmt.reader_options())  # type: ignore[arg-type]
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        lines: list[int] = []
+        for row in reader:
+            if fmt.delimiter == " ":
+                row = [c for c in row if c != ""]
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if header is None:
+                if fmt.header:
+                    header = [cell.strip() for cell in row]
+                    continue
+                header = [f"column{i + 1}" for i in range(len(row))]
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{path}: cannot parse as {NAMES[fmt.delimiter]}-separated text ({exc})") from None
     if header is None:
         raise DataError(f"{path}: the file is empty (expected a header row and data rows)")
     for i, name in enumerate(header):
@@ -70,8 +88,9 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         raise DataError(f"{path}: has a header but no data rows")
     for row, line in zip(rows, lines):
         if len(row) != len(header):
-            raise DataError(f"{path}: line {line} has {len(row)} fields but the header has {len(header)}")
-    return header, rows, lines
+            raise DataError(f"{path}: line {line} has {len(row)} fields but the header has {len(header)} "
+                            f"(read as {fmt.describe()})")
+    return header, rows, lines, fmt
 
 
 def _feature_column(path: Path, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
@@ -128,14 +147,22 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
     path = Path(path)
     specs = [spec_from(t) for t in tasks]
     check_specs(specs, str(path))
-    header, rows, lines = read_rows(path)
+    header, rows, lines, fmt = read_table(path)
     if not specs:
         shown = ", ".join(repr(h) for h in header[:8]) + (", ..." if len(header) > 8 else "")
         raise ConfigError(f"{path}: no tasks declared; add a [[tasks]] entry (name, column) for each target "
                           f"column among {shown}")
     index = {h: i for i, h in enumerate(header)}
-    target_columns = {s.source_column for s in specs}
+    derived = {s.name: parse(s.expression, f"{path}: task {s.name!r}") for s in specs if s.expression}
+    for name, expr in derived.items():
+        for col in expr.columns:
+            if col not in index:
+                raise DataError(f"{path}: task {name!r}: the expression reads no column {col!r}{_closest(col, header)}")
+    # a target derived from columns must not be predicted from those columns: they are not features
+    target_columns = {s.source_column for s in specs if not s.expression} | {c for e in derived.values() for c in e.columns}
     for s in specs:
+        if s.expression:
+            continue
         if s.source_column not in index:
             raise DataError(f"{path}: no column {s.source_column!r} for task {s.name!r}{_closest(s.source_column, header)}")
     if features is None:
@@ -157,14 +184,21 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
     columns = list(zip(*rows))
     task_list, targets, masks = [], {}, {}
     for s in specs:
-        raw = text_column(list(columns[index[s.source_column]]))
+        if s.expression:
+            try:
+                raw = derived[s.name].evaluate({c: list(columns[index[c]]) for c in derived[s.name].columns})
+            except DataError as exc:
+                raise DataError(f"{path}: task {s.name!r}: {exc}") from None
+        else:
+            raw = text_column(list(columns[index[s.source_column]]))
         task, y, mask = build_target(s, raw, str(path), row_label=lambda i: f"line {lines[i]}")
         task_list.append(task)
         targets[s.name] = y
         masks[s.name] = mask
     return TaskSet(X, task_list, targets, masks, name=name or path.stem, feature_names=feature_names,
                    split_fractions=tuple(split), split_seed=seed,  # type: ignore[arg-type]
-                   meta={"source": str(path)})
+                   meta={"source": str(path), "table_format": {"delimiter": fmt.delimiter, "header": fmt.header,
+                                                               "described": fmt.describe()}})
 
 
-__all__ = ["load_table", "read_features", "read_rows", "TaskSpec"]
+__all__ = ["load_table", "read_features", "read_rows", "read_table", "TaskSpec"]

@@ -33,6 +33,7 @@ class TaskSpec:
     head: str | None = None
     loss: str | None = None
     lower_is_better: bool | None = None
+    expression: str | None = None
 
     @property
     def source_column(self) -> str:
@@ -70,6 +71,8 @@ def check_specs(specs: Sequence[TaskSpec], source: str) -> None:
         if spec.name in seen:
             raise ConfigError(f"{source}: duplicate task name {spec.name!r}")
         seen.add(spec.name)
+        if spec.expression is not None and spec.column is not None:
+            raise ConfigError(f"{source}: task {spec.name!r}: give a column or an expression, not both")
         if spec.kind is not None and spec.kind not in KINDS:
             raise ConfigError(f"{source}: task {spec.name!r}: unknown kind {spec.kind!r}; choose one of {', '.join(KINDS)}")
 
