@@ -18,6 +18,7 @@ arithmetic result is a number (a regression task).
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -71,7 +72,9 @@ def parse(text: str, where: str) -> Expression:
     if len(text) > MAX_LENGTH:
         raise ConfigError(f"{where}: expression is longer than {MAX_LENGTH} characters")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "1and": Python warns about such literals; they are refused below
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ConfigError(f"{where}: expression {text!r} is not valid ({exc.msg})") from None
     except (RecursionError, MemoryError, ValueError):
