@@ -233,9 +233,12 @@ class CompareConfig(_Section):
     random_groupings: int = 3
     alternatives: list[str] = field(default_factory=lambda: [
         "recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random"])
+    equivalence_margin: float = 1.0
+    """Delta_m points within which sharing counts as equal accuracy (two one-sided tests)."""
 
     def check(self) -> None:
         self._positive("seeds")
+        self._positive("equivalence_margin")
         if self.random_groupings < 0:
             raise ConfigError(f"compare.random_groupings must be 0 or more, not {self.random_groupings}")
 

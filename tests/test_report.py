@@ -127,7 +127,7 @@ def test_writes_html_markdown_and_figures(small) -> None:
 def test_first_screen_says_verdict_groups_and_gains(small) -> None:
     _, _, html = small
     lead = html[html.index('id="summary"'):html.index('<nav class="toc"')]
-    assert "Verdict: use multi-task learning" in lead
+    assert "Verdict: share networks for accuracy" in lead
     assert "train 2 networks" in lead and "Network 1" in lead and "Network 2" in lead
     assert "heart_disease" in lead and "age_years" in lead
     assert "+3.12% ± 0.58" in lead          # measured Delta_m with its spread
@@ -206,7 +206,7 @@ def test_markdown_links_figures_and_keeps_tables_intact(small) -> None:
     (("affinity.json",), {"heatmap_gradient_cosine.png", "heatmap_lookahead.png", "heatmap_transfer.png",
                           "graph.png"}, ["No verdict yet", "config.toml is missing", "No grouping proposed yet"]),
     (("groupings.json", "comparison.json"), {"dendrogram.png", "delta_m.png", "cost.png"},
-     ["Not measured yet: run", "Verdict: use multi-task learning"]),
+     ["Not measured yet: run", "Verdict: share networks for accuracy"]),
 ])
 def test_missing_steps_are_named_and_the_rest_renders(tmp_path: Path, files, figures, says) -> None:
     run = copy_run(tmp_path / "run", only=files)
@@ -252,8 +252,12 @@ def test_verdict_against_sharing_and_uncovered_tasks(tmp_path: Path) -> None:
     (run / "groupings.json").write_text(json.dumps(groupings))
     html = render_report(run)["html"].read_text(encoding="utf-8")
     assert "Verdict: train each task separately" in html and "within seed noise" in html
-    assert "Not served by any network" in html and "charges ($|log)" in html
+    assert "Train 4 networks" in html and "charges ($|log)" in html
     assert 'class="callout bad"' in html
+    comparison["verdict"] = {"use_mtl": True, "summary": "Share."}
+    (run / "comparison.json").write_text(json.dumps(comparison))
+    html = render_report(run)["html"].read_text(encoding="utf-8")
+    assert "Not served by any network" in html
 
 
 def test_rerender_is_deterministic_and_drops_stale_figures(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Every network (task subset, sharing, weighting, width, seed) is one resumable unit; a network used
 by several groupings is trained once. Per task, a grouping is judged by the network that serves the
-task; networks and groupings are chosen on validation data, test metrics are only reported.
+task. Validation rows are cut into three parts (:mod:`..training.valparts`): checkpoints are chosen
+on one, groupings on another (``delta_m_select``), and the decision's effect is estimated on the
+third (``delta_m_estimate``, :mod:`.statistics`); test metrics are only reported.
 
 Delta_m (Maninis et al., CVPR 2019) of an alternative against the single-task networks is the mean
 over tasks of each task's relative change (:mod:`taskgroup.delta`: RMSE for regression, distance
@@ -28,6 +30,7 @@ from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
+from .statistics import PartRows, RowEvidence
 from .verdict import verdict
 
 Groups = list[list[str]]
@@ -65,7 +68,7 @@ def network_unit(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
-    return content_hash({"kind": "network", "records": 2, "data": taskset_fp, "spec": asdict(spec),
+    return content_hash({"kind": "network", "records": 2, "v": "valparts-1", "data": taskset_fp, "spec": asdict(spec),
                          "train": asdict(cfg.train), "model": asdict(cfg.model)})
 
 
@@ -99,8 +102,9 @@ def alternatives_for(groupings: dict[str, Any], names: list[str], cfg: Config) -
     wanted = set(cfg.compare.alternatives)
     rec = _canon(groupings["recommended"]["groups"], names)
     alts.append({"name": "recommended", "groups": rec, "method": groupings["recommended"].get("method", "")})
+    # single-task networks are the baseline of every Delta_m and of the decision: always trained
+    alts.append({"name": "single_task", "groups": [[n] for n in names]})
     if "single_task" in wanted:
-        alts.append({"name": "single_task", "groups": [[n] for n in names]})
         if cfg.group.budget is not None:
             alts.append({"name": "single_task_half", "groups": [[n] for n in names], "width": 0.5})
     if "all_in_one" in wanted:
@@ -133,13 +137,13 @@ def _specs(alt: dict[str, Any], seeds: list[int]) -> list[NetworkSpec]:
 
 def _network_lookup(results: dict[NetworkSpec, dict[str, Any]], alt: dict[str, Any], seed: int,
                     names: list[str]) -> dict[str, dict[str, Any]]:
-    """For each task, the record of the network that serves it (best validation if several)."""
+    """For each task, the record of the network that serves it (best on the select part if several)."""
     serving: dict[str, dict[str, Any]] = {}
     for spec in _specs(alt, [seed]):
         rec = results[spec]
         for t in spec.tasks:
             cur = serving.get(t)
-            if cur is None or _better(rec["val"][t], cur["val"][t], rec["_lower"][t]):
+            if cur is None or _better(rec["parts"]["select"][t], cur["parts"]["select"][t], rec["_lower"][t]):
                 serving[t] = rec
     return serving
 
@@ -151,6 +155,11 @@ def _better(a: float, b: float, lower: bool) -> bool:
 def _value(rec: dict[str, Any], split: str, task: str, refs: dict[str, Reference]) -> float:
     """The value ``task`` is compared on in a network record: RMSE for regression, else its metric."""
     return compared_value(refs[task], task, rec[split], rec.get(f"{split}_rmse", {}))
+
+
+def _part_value(rec: dict[str, Any], part: str, task: str, refs: dict[str, Reference]) -> float:
+    """:func:`_value` on one part of the validation rows (``select`` or ``estimate``)."""
+    return compared_value(refs[task], task, rec["parts"][part], rec.get("parts_rmse", {}).get(part, {}))
 
 
 def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dict[str, Any] | None,
@@ -173,7 +182,7 @@ def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dic
 
 def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
                    refs: dict[str, Reference]) -> Groups:
-    """The partition with the best mean validation gain over single-task, over all trained subsets."""
+    """The partition with the best mean gain over single-task on the select part, over all trained subsets."""
     from ..grouping.selection import Network, select
 
     nets = []
@@ -183,8 +192,8 @@ def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str],
         for t in c:
             gains = []
             for s in seeds:
-                m = _value(results[NetworkSpec(tuple(c), s)], "val", t, refs)
-                base = _value(results[NetworkSpec((t,), s)], "val", t, refs)
+                m = _part_value(results[NetworkSpec(tuple(c), s)], "select", t, refs)
+                base = _part_value(results[NetworkSpec((t,), s)], "select", t, refs)
                 gains.append(relative_change(m, base, refs[t]) or 0.0)
             scores[t] = float(np.mean(gains))
         nets.append(Network(tuple(c), 1.0, scores))
@@ -215,29 +224,50 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     refs = references(taskset)
     single = {s: {t: _value(results[NetworkSpec((t,), s)], "test", t, refs) for t in names} for s in seed_list}
     single_val = {s: {t: _value(results[NetworkSpec((t,), s)], "val", t, refs) for t in names} for s in seed_list}
+    single_parts = {p: {s: {t: _part_value(results[NetworkSpec((t,), s)], p, t, refs) for t in names}
+                        for s in seed_list} for p in ("select", "estimate")}
+    evidence = row_evidence(taskset, refs)
     out_alts = []
     for alt in alts:
         if alt.get("oracle"):
             alt = {**alt, "groups": _oracle_groups(results, names, seed_list, refs)}
-        out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, refs, metric, lower))
+        out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, refs, metric, lower,
+                                   single_parts, evidence))
     doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "alternatives": out_alts}
     doc["delta_m_basis"] = _basis(refs, single, single_val)
     doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
                             "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]
-    doc["verdict"] = verdict(doc, affinity)
-    doc["models"] = {"alternative": "recommended", "seed": seed_list[0],
+    doc["verdict"] = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin)
+    doc["models"] = {"alternative": doc["verdict"]["alternative"] if doc["verdict"]["use_mtl"] else "single_task",
+                     "decision": doc["verdict"]["decision"], "seed": seed_list[0],
                      "networks": [{"tasks": list(g), "key": network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg)}
-                                  for g in out_alts[0]["groups"]]}
+                                  for g in doc["verdict"]["train"]]}
     return doc
+
+
+def row_evidence(taskset: TaskSet, refs: dict[str, Reference]) -> RowEvidence:
+    """An empty :class:`RowEvidence` over the select and estimate parts of ``taskset``'s validation rows."""
+    from ..training.batching import TaskData
+    from ..training.valparts import PARTS
+
+    data = TaskData(taskset)
+    parts = {}
+    for p in ("select", "estimate"):
+        rows = {t: data.rows[PARTS[p]][i].numpy() for i, t in enumerate(data.names)}
+        parts[p] = PartRows(p, rows, {t: data.raw_targets[i][rows[t]] for i, t in enumerate(data.names)})
+    return RowEvidence(data.tasks, parts, len(data.X), refs)
 
 
 def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
                single: dict[int, dict[str, float]], single_val: dict[int, dict[str, float]],
-               refs: dict[str, Reference], metric: dict[str, str], lower: dict[str, bool]) -> dict[str, Any]:
+               refs: dict[str, Reference], metric: dict[str, str], lower: dict[str, bool],
+               single_parts: dict[str, dict[int, dict[str, float]]], evidence: RowEvidence) -> dict[str, Any]:
     per_seed_test: list[dict[str, float]] = []
     per_seed_val: list[dict[str, float]] = []
     cmp_test: list[dict[str, float]] = []
     cmp_val: list[dict[str, float]] = []
+    cmp_parts: dict[str, list[dict[str, float]]] = {p: [] for p in single_parts}
+    row_scores: dict[str, list[dict[str, np.ndarray]]] = {p: [] for p in single_parts}
     params = macs = 0
     seconds = 0.0
     for i, s in enumerate(seeds):
@@ -246,6 +276,9 @@ def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], 
         per_seed_val.append({t: serving[t]["val"][t] for t in names})
         cmp_test.append({t: _value(serving[t], "test", t, refs) for t in names})
         cmp_val.append({t: _value(serving[t], "val", t, refs) for t in names})
+        for p in single_parts:
+            cmp_parts[p].append({t: _part_value(serving[t], p, t, refs) for t in names})
+            row_scores[p].append({t: np.asarray(serving[t]["scores"][p][t]) for t in names})
         specs = _specs(alt, [s])
         seconds += sum(results[sp]["seconds"] for sp in specs)
         if i == 0:
@@ -254,6 +287,8 @@ def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], 
     dms = [delta_m(m, single[s], refs) for m, s in zip(cmp_test, seeds)]
     dm = [d.value for d in dms]
     dm_val = [delta_m(m, single_val[s], refs).value for m, s in zip(cmp_val, seeds)]
+    for p in single_parts:
+        evidence.add(alt["name"], p, row_scores[p])
     per_task = {t: {"metric": metric[t], "lower_is_better": lower[t],
                     "change": _mean_change([d.per_task.get(t) for d in dms]),
                     "mean": _r(np.mean([m[t] for m in per_seed_test])),
@@ -264,11 +299,20 @@ def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], 
            "delta_m": _r(np.mean(dm)), "delta_m_std": _r(np.std(dm)), "delta_m_values": [_r(x) for x in dm],
            "delta_m_val": _r(np.mean(dm_val)), "delta_m_val_std": _r(np.std(dm_val)),
            "delta_m_val_values": [_r(x) for x in dm_val],
+           **{k: v for p in single_parts for k, v in _part_fields(p, cmp_parts[p], single_parts[p], seeds,
+                                                                   refs).items()},
            "params": int(params), "inference_cost": int(macs), "train_seconds": round(seconds / len(seeds), 3)}
     for k in ("method", "family", "sharing", "weighting", "width"):
         if k in alt:
             out[k] = alt[k]
     return out
+
+
+def _part_fields(part: str, per_seed: list[dict[str, float]], single: dict[int, dict[str, float]], seeds: list[int],
+                 refs: dict[str, Reference]) -> dict[str, Any]:
+    """``delta_m_<part>`` (mean over seeds) and its per-seed values, on one part of the validation rows."""
+    vals = [delta_m(m, single[s], refs).value for m, s in zip(per_seed, seeds)]
+    return {f"delta_m_{part}": _r(np.mean(vals)), f"delta_m_{part}_values": [_r(x) for x in vals]}
 
 
 def _mean_change(changes: list[float | None]) -> float | None:

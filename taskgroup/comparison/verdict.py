@@ -1,9 +1,10 @@
-"""The verdict: should these tasks share networks? An honest reading of the comparison.
+"""The verdict: the decision of :mod:`.decision` in one sentence, with its evidence.
 
-The decision uses validation data only: multi-task learning is recommended when the recommended
-grouping's validation Delta_m beats single-task networks by more than twice its standard error over
-seeds (and the grouping actually shares a network). Test figures are reported beside it; when the
-test gain is within seed noise the summary says so.
+The decision is taken for the final recommendation (``comparison["final"]``) when the comparison has
+one, else for the recommended grouping, on the estimate part of the validation rows against the
+single-task networks of the same seeds (:mod:`.statistics`). Test figures are reported beside it and
+never decide anything. The networks to train follow the decision: the grouping's networks for the
+two ``share_*`` answers, one network per task otherwise.
 """
 
 from __future__ import annotations
@@ -12,85 +13,96 @@ from typing import Any
 
 import numpy as np
 
-NOISE_SIGMAS = 2.0
+from .decision import Cost, Decision, cost_of, decide, fmt_interval
+from .statistics import Interval, RowEvidence
 
-
-def _se(values: list[float]) -> float:
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+#: a pair counts as negative (positive) transfer only when its 95 % interval lies below (above) 0
+Z95 = 1.959964
 
 
 def _fmt_groups(groups: list[list[str]]) -> str:
     return "; ".join("{" + ", ".join(g) + "}" for g in groups)
 
 
-def negative_transfer_share(affinity: dict[str, Any] | None) -> tuple[float | None, str | None]:
-    """Share of ordered task pairs whose measured effect is negative (transfer if present, else lookahead)."""
-    if not affinity:
-        return None, None
-    for name in ("transfer", "lookahead", "gradient_cosine"):
-        m = affinity.get("measures", {}).get(name)
-        if m:
-            a = np.asarray(m["matrix"], dtype=float)
-            off = a[~np.eye(len(a), dtype=bool)]
-            return (float(np.mean(off < 0)) if len(off) else 0.0), name
-    return None, None
+def transfer_signs(affinity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Task pairs with negative, positive and no clear transfer, from the first informative measure.
+
+    Looks at pairwise transfer gains, then lookahead; a measure flagged uninformative is never used.
+    A pair counts only when its 95 % interval (entry ± 1.96 standard errors) excludes 0.
+    """
+    measures = (affinity or {}).get("measures") or {}
+    for name in ("transfer", "lookahead"):
+        m = measures.get(name)
+        if not m or m.get("informative") is False:
+            continue
+        a = np.asarray(m["matrix"], dtype=float)
+        se = np.asarray(m.get("stderr") or np.zeros_like(a), dtype=float)
+        off = ~np.eye(len(a), dtype=bool)
+        if not off.any():
+            return None
+        lo, hi = (a - Z95 * se)[off], (a + Z95 * se)[off]
+        pairs = int(off.sum())
+        neg, pos = int(np.sum(hi < 0)), int(np.sum(lo > 0))
+        return {"measure": name, "pairs": pairs, "negative": neg, "positive": pos, "no_clear_effect": pairs - neg - pos}
+    return None
 
 
-def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``{"use_mtl", "summary", "evidence"}`` from the alternatives of a comparison."""
+def _sentence(d: Decision, iv: Interval, cost: Cost, groups: list[list[str]], margin: float) -> str:
+    k, n = cost.networks, cost.tasks
+    at_cost = f"{k} of {n} networks ({cost.inference_ratio:.0%} of the single-task inference cost)"
+    est = fmt_interval(iv)
+    if d.decision == "share_for_accuracy":
+        return (f"Share networks for accuracy: {_fmt_groups(groups)} beats single-task networks by Delta_m {est}, "
+                f"with {at_cost}.")
+    if d.decision == "share_for_cost":
+        return (f"Share networks for cost: {_fmt_groups(groups)} gives the same accuracy as single-task networks "
+                f"within ±{margin:g} points (Delta_m {est}) with {at_cost}.")
+    if d.decision == "train_separately":
+        if cost.networks >= cost.tasks:
+            return (f"Train each task separately: the best grouping found keeps every task on its own network "
+                    f"(Delta_m {est}).")
+        return (f"Train each task separately: sharing as {_fmt_groups(groups)} is worse than single-task networks "
+                f"(Delta_m {est}).")
+    return f"Inconclusive: sharing as {_fmt_groups(groups)} gives Delta_m {est}; {d.reason}."
+
+
+def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None, evidence: RowEvidence,
+            margin: float = 1.0) -> dict[str, Any]:
+    """The ``verdict`` entry of ``comparison.json``: decision, interval, margin, cost and summary."""
     alts = {a["name"]: a for a in comparison["alternatives"]}
-    rec = alts["recommended"]
-    shares = any(len(g) > 1 for g in rec["groups"])
-    val_vals = [v for v in _val_values(rec)]
-    dm_val, se_val = float(rec["delta_m_val"]), _se(val_vals)
-    test_vals = rec.get("delta_m_values", [rec["delta_m"]])
-    dm_test, se_test = float(rec["delta_m"]), _se(test_vals)
-    margin = NOISE_SIGMAS * se_val
-    use_mtl = bool(shares and dm_val > margin and dm_val > 0)
-    test_within_noise = abs(dm_test) <= NOISE_SIGMAS * se_test
-    evidence: dict[str, Any] = {
-        "recommended_groups": rec["groups"],
-        "delta_m_test": dm_test, "delta_m_test_std": rec["delta_m_std"], "delta_m_test_se": round(se_test, 6),
-        "delta_m_val": dm_val, "delta_m_val_se": round(se_val, 6),
-        "seeds": len(test_vals),
+    final = comparison.get("final") or {}
+    target = final.get("name") if final.get("name") in alts and evidence.has(final.get("name")) else "recommended"
+    alt, single = alts[target], alts["single_task"]
+    groups = final.get("groups") or alt["groups"]
+    iv = evidence.compare(target, "single_task", "estimate")
+    names = comparison["tasks"]
+    cost = cost_of(groups, len(names), alt["inference_cost"], single["inference_cost"], alt["params"], single["params"])
+    shares = any(len(g) > 1 for g in groups)
+    d = decide(iv, shares, cost, margin)
+    summary = _sentence(d, iv, cost, groups, margin)
+    test = alt.get("delta_m_values") or [alt["delta_m"]]
+    summary += f" On test rows (reported only): Delta_m {float(np.mean(test)):+.2f}%."
+    signs = transfer_signs(affinity)
+    if signs is not None:
+        summary += (f" Transfer between task pairs ({signs['measure']}, 95% intervals): {signs['negative']} of "
+                    f"{signs['pairs']} negative, {signs['positive']} positive, {signs['no_clear_effect']} no clear "
+                    "effect.")
+    train = groups if d.use_mtl else [[t] for t in names]
+    evidence_doc: dict[str, Any] = {
+        "alternative": target, "groups": groups,
+        "delta_m_estimate": round(iv.mean, 6), "delta_m_select": alt.get("delta_m_select"),
+        "delta_m_val": alt.get("delta_m_val"), "delta_m_test": alt.get("delta_m"),
+        "delta_m_test_std": alt.get("delta_m_std"), "seeds": iv.seeds,
     }
     aio = alts.get("all_in_one")
     if aio:
-        evidence["vs_all_in_one_test"] = round(dm_test - float(aio["delta_m"]), 6)
-        evidence["vs_all_in_one_val"] = round(dm_val - float(aio["delta_m_val"]), 6)
-        evidence["inference_cost_ratio_vs_all_in_one"] = round(rec["inference_cost"] / max(aio["inference_cost"], 1), 6)
-    randoms = [a for a in comparison["alternatives"] if a.get("family") == "random"]
-    if randoms:
-        evidence["vs_random_mean_test"] = round(dm_test - float(np.mean([a["delta_m"] for a in randoms])), 6)
-    share, source = negative_transfer_share(affinity)
-    if share is not None:
-        evidence["negative_transfer_share"] = round(share, 6)
-        evidence["negative_transfer_measure"] = source
-    mtl_alts = [a for a in comparison["alternatives"] if a["name"] not in ("single_task", "single_task_half", "oracle")]
-    best_val = max(mtl_alts, key=lambda a: a["delta_m_val"]) if mtl_alts else rec
-    evidence["best_on_validation"] = best_val["name"]
-
-    groups = _fmt_groups(rec["groups"])
-    noise_note = (" The test difference is within seed noise." if test_within_noise
-                  else "")
-    if not shares:
-        summary = (f"Train each task on its own network: the recommended grouping keeps every task separate "
-                   f"(test Delta_m {dm_test:+.2f}% against single-task networks).")
-    elif use_mtl:
-        summary = (f"Share networks as {groups}: on validation these groups beat single-task networks "
-                   f"by Delta_m {dm_val:+.2f}% (± {se_val:.2f} standard error over {len(val_vals)} seeds); on test "
-                   f"{dm_test:+.2f}% (std {rec['delta_m_std']:.2f}).{noise_note}")
-        if aio and best_val["name"] != "recommended":
-            summary += f" Note: on validation, '{best_val['name']}' scored higher still (Delta_m {best_val['delta_m_val']:+.2f}%)."
-    else:
-        reason = ("is worse than" if dm_val < 0 else "is not clearly better than")
-        summary = (f"Train the tasks separately: the best grouping found ({groups}) {reason} single-task networks on "
-                   f"validation (Delta_m {dm_val:+.2f}% ± {se_val:.2f} over {len(val_vals)} seeds; test "
-                   f"{dm_test:+.2f}%).{noise_note}")
-    if share is not None:
-        summary += f" {share:.0%} of task pairs showed negative transfer ({source})."
-    return {"use_mtl": use_mtl, "summary": summary, "evidence": evidence}
-
-
-def _val_values(alt: dict[str, Any]) -> list[float]:
-    return alt.get("delta_m_val_values") or [alt["delta_m_val"]]
+        evidence_doc["all_in_one_delta_m_estimate"] = aio.get("delta_m_estimate")
+    mtl = [a for a in comparison["alternatives"] if a["name"] not in ("single_task", "single_task_half", "oracle")
+           and "delta_m_select" in a]
+    if mtl:
+        evidence_doc["best_on_select"] = max(mtl, key=lambda a: a["delta_m_select"])["name"]
+    return {"use_mtl": d.use_mtl, "decision": d.decision, "reason": d.reason, "summary": summary,
+            "alternative": target, "groups": groups, "train": train,
+            "interval": iv.to_dict(), "margin": margin, "cost": cost.to_dict(),
+            "cost_ratio": round(cost.inference_ratio, 6), "seeds_needed": d.seeds_needed,
+            "negative_transfer": signs, "evidence": evidence_doc}

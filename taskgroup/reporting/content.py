@@ -53,22 +53,51 @@ def lead(ctx: Context) -> list[Block]:
     return blocks
 
 
+#: the first words of the verdict box and its colour, by decision
+HEADLINES = {
+    "share_for_accuracy": ("Verdict: share networks for accuracy. ", "good"),
+    "share_for_cost": ("Verdict: share networks for cost. ", "good"),
+    "train_separately": ("Verdict: train each task separately. ", "bad"),
+    "inconclusive": ("Verdict: inconclusive. ", "pending"),
+}
+
+
+def decision_of(data: RunData) -> str | None:
+    """The decision of comparison.json; older files without one map ``use_mtl`` onto the two clear answers."""
+    verdict = obj(obj(data.comparison).get("verdict"))
+    d = verdict.get("decision")
+    if d in HEADLINES:
+        return str(d)
+    use = verdict.get("use_mtl")
+    return None if use is None else ("share_for_accuracy" if use else "train_separately")
+
+
 def _verdict(data: RunData) -> Para:
-    verdict = (data.comparison or {}).get("verdict") or {}
+    verdict = obj(obj(data.comparison).get("verdict"))
     summary = str(verdict.get("summary") or "").strip()
     if data.comparison is None:
         return Para([Span("No verdict yet. ", "b"),
                      "Affinities only predict; whether sharing pays off is known once the proposed groupings "
                      "have been trained and measured against single-task networks (the compare step)."],
                     kind="pending")
-    use = verdict.get("use_mtl")
-    if use is True:
-        return Para([Span("Verdict: use multi-task learning", "b"), " with the recommended grouping below. ",
-                     summary], kind="good")
-    if use is False:
-        return Para([Span("Verdict: train each task separately", "b"),
-                     " (multi-task learning did not pay off here). ", summary], kind="bad")
-    return Para([Span("Verdict: undecided. ", "b"), summary or "comparison.json holds no verdict."], kind="pending")
+    decision = decision_of(data)
+    if decision is None:
+        return Para([Span("Verdict: undecided. ", "b"), summary or "comparison.json holds no verdict."],
+                    kind="pending")
+    head, kind = HEADLINES[decision]
+    return Para([Span(head, "b"), summary], kind=kind)
+
+
+def networks_to_train(data: RunData, proposed: list[list[str]]) -> list[list[str]]:
+    """The networks the decision says to train: its grouping when sharing, one per task otherwise."""
+    verdict = obj(obj(data.comparison).get("verdict"))
+    train = verdict.get("train")
+    if isinstance(train, list) and train:
+        return [list(g) for g in train]
+    decision = decision_of(data)
+    if decision in ("train_separately", "inconclusive"):
+        return [[t] for t in data.tasks]
+    return proposed
 
 
 def _groups_in_words(ctx: Context) -> list[Block]:
@@ -77,21 +106,26 @@ def _groups_in_words(ctx: Context) -> list[Block]:
         if data.groupings is None:
             return [Para(["No grouping proposed yet (the group step has not run)."])]
         return [Para(["groupings.json holds no recommended grouping."], kind="warn")]
-    use = ((data.comparison or {}).get("verdict") or {}).get("use_mtl")
+    decision = decision_of(data)
     n_tasks = len(data.tasks)
-    nets = f"{len(groups)} network{'s' if len(groups) != 1 else ''}"
-    if use is False:
-        intro = [f"The affinities proposed {nets} for {n_tasks} tasks, but training showed no reliable gain:"]
-    else:
-        intro = ["Recommended: ", Span(f"train {nets}", "b"),
-                 f" instead of {n_tasks} separate ones:" if len(groups) < n_tasks else f" for {n_tasks} tasks:"]
+    if decision in ("train_separately", "inconclusive"):
+        nets = f"{len(groups)} network{'s' if len(groups) != 1 else ''}"
+        why = ("but training showed no reliable gain" if decision == "train_separately"
+               else "but the comparison could not yet tell whether it pays off")
+        return [Para([Span(f"Train {n_tasks} networks", "b"), f", one per task. The affinities proposed {nets} "
+                      f"for {n_tasks} tasks, {why}; the models saved in models/ are the single-task networks."])]
+    shown = networks_to_train(data, groups) if decision else groups
+    nets = f"{len(shown)} network{'s' if len(shown) != 1 else ''}"
+    intro = ["Recommended: ", Span(f"train {nets}", "b"),
+             f" instead of {n_tasks} separate ones:" if len(shown) < n_tasks else f" for {n_tasks} tasks:"]
     items = []
-    for i, (group, color) in enumerate(zip(groups, ctx.colors)):
+    for i, group in enumerate(shown):
+        color = ctx.colors[i] if i < len(ctx.colors) else ctx.color_of(group[0])
         item = [Span(color, "swatch"), Span(f"Network {i + 1}", "b"), ": "]
         item += fmt.task_list(group)
         item.append(" share one encoder." if len(group) > 1 else " alone.")
         items.append(item)
-    covered = {t for g in groups for t in g}
+    covered = {t for g in shown for t in g}
     uncovered = [t for t in data.tasks if t not in covered]
     if uncovered:
         items.append(["Not served by any network: "] + fmt.task_list(uncovered) + ["."])
@@ -101,6 +135,14 @@ def _groups_in_words(ctx: Context) -> list[Block]:
 def _key_numbers(ctx: Context) -> list[tuple[str, str, str]]:
     data = ctx.data
     stats: list[tuple[str, str, str]] = []
+    verdict = obj(obj(data.comparison).get("verdict"))
+    iv = obj(verdict.get("interval"))
+    if finite(iv.get("mean")) is not None:
+        rng = (f"95% interval {fmt.signed(iv.get('low'), 2)} to {fmt.signed(iv.get('high'), 2)}"
+               if finite(iv.get("low")) is not None else "no interval (too few seeds)")
+        stats.append(("Δm behind the decision", f"{fmt.signed(iv['mean'], 2)}%",
+                      f"{rng}; validation rows that chose neither checkpoints nor the grouping, "
+                      f"{iv.get('seeds')} seeds; equivalence margin ±{fmt.num(verdict.get('margin'), 3)} points"))
     rec = (data.groupings or {}).get("recommended") or {}
     if finite(rec.get("predicted")) is not None:
         measure = fmt.measure_name(str(rec.get("measure") or "")) or "the affinities"
@@ -108,17 +150,26 @@ def _key_numbers(ctx: Context) -> list[tuple[str, str, str]]:
         stats.append(("Predicted score", fmt.signed(rec["predicted"], 3),
                       f"group score from {measure}{method}, before full training (higher is better; "
                       "not in Δm's units)"))
-    alt = data.alternative("recommended")
+    alt = data.alternative(str(verdict.get("alternative") or "recommended"))
     if alt is not None:
         stats.append(("Measured gain Δm", fmt.delta(alt.get("delta_m"), alt.get("delta_m_std")),
-                      "recommended grouping vs single-task networks, test split, ±1 std over seeds"))
+                      "the grouping the decision is about vs single-task networks, test split (reported only), "
+                      "±1 std over seeds"))
     one = data.alternative("all_in_one")
     if one is not None:
         stats.append(("All tasks in one network", fmt.delta(one.get("delta_m"), one.get("delta_m_std")),
                       "Δm of the simplest sharing, for reference"))
     if ctx.groups:
-        stats.append(("Networks to train", f"{len(ctx.groups)} of {len(data.tasks)}",
-                      "recommended networks / one per task"))
+        train = networks_to_train(data, ctx.groups)
+        cost = obj(verdict.get("cost"))
+        ratio = finite(verdict.get("cost_ratio")) if decision_of(data) in ("share_for_accuracy", "share_for_cost") \
+            else None
+        note = "networks to train for the decision taken / one per task"
+        if ratio is not None:
+            note += f"; {ratio:.0%} of the single-task inference cost"
+        elif cost:
+            note += "; the proposed grouping is not adopted"
+        stats.append(("Networks to train", f"{len(train)} of {len(data.tasks)}", note))
     return stats
 
 

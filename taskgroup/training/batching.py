@@ -15,6 +15,7 @@ import torch
 
 from .objectives import metric_value, predictions, rmse, row_loss
 from .sampling import SAMPLINGS, SCHEDULES
+from .valparts import PARTS, divide, row_keys
 from ..tasks import TEST, TRAIN, VAL, Task, TaskSet
 
 
@@ -49,6 +50,14 @@ class TaskData:
             self.targets.append(torch.as_tensor(np.asarray(z), dtype=torch.float32))
             self.mean.append(mean)
             self.std.append(std)
+        keys = row_keys(len(self.X))
+        for p in PARTS.values():
+            self.rows[p] = []
+        for t, val, y in zip(self.tasks, self.rows[VAL], self.raw_targets):
+            v = val.numpy()
+            labels = y[v] if t.kind in ("binary", "multiclass") else None
+            for p, rows in divide(v, keys, labels).items():
+                self.rows[p].append(torch.from_numpy(rows))
         train_sets = [r.numpy() for r in self.rows[TRAIN]]
         self.shared = all(len(a) == len(train_sets[0]) and np.array_equal(a, train_sets[0]) for a in train_sets)
         self.n_train = [len(r) for r in self.rows[TRAIN]]
@@ -148,12 +157,15 @@ def round_robin(batcher: Batcher, step: int) -> Batch:
     return Batch(rows, weights)
 
 
-def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = None) -> dict[str, dict[str, float]]:
+def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = None,
+             keep_scores: bool = False) -> dict[str, dict]:
     """Mean loss and metric of each task on ``split``, from ``outputs_fn(X) -> list of outputs``.
 
-    Regression predictions are mapped back to the original target scale before the metric, so an
-    RMSE is in the units of the data; regression tasks also report ``rmse`` whatever their metric,
-    the value Delta_m and transfer gains compare (:mod:`taskgroup.delta`).
+    ``split`` is a split or a part of the validation split (:mod:`.valparts`). Regression
+    predictions are mapped back to the original target scale before the metric, so an RMSE is in
+    the units of the data; regression tasks also report ``rmse`` whatever their metric, the value
+    Delta_m and transfer gains compare (:mod:`taskgroup.delta`). ``keep_scores`` adds each row's
+    score (what the metric consumes, in the order of ``data.rows[split]``) under ``"scores"``.
     """
     idx = list(range(data.n_tasks)) if tasks is None else tasks
     rows = torch.unique(torch.cat([data.rows[split][i] for i in idx]))
@@ -174,6 +186,8 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
         result[task.name] = {"loss": loss, "metric": metric_value(task, y, score)}
         if task.kind == "regression":
             result[task.name]["rmse"] = rmse(y, score)
+        if keep_scores:
+            result[task.name]["scores"] = score
     return result
 
 

@@ -2,7 +2,8 @@
 
 ``train_network`` trains one network (hard or soft sharing) on a group of tasks and returns a
 :class:`TrainResult`, a JSON-able record of per-task validation and test metrics at the checkpoint
-chosen on validation data alone.
+chosen on the checkpoint part of the validation rows alone (:mod:`.valparts`); the other parts
+(select, estimate) keep each row's score for the comparison's statistics.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 from .batching import Batcher, TaskData, evaluate
 from ..config import ModelConfig, TrainConfig
 from ..errors import TrainingError
+from .valparts import CHECKPOINT, PARTS
 from .models import HardSharedMTL, SoftSharedMTL, count_parameters, make_encoder, multiply_adds
 from ..tasks import TEST, VAL, TaskSet
 from .weighting import make_weighting
@@ -43,6 +45,9 @@ class TrainResult:
     val_rmse: dict[str, float] = field(default_factory=dict)
     test_rmse: dict[str, float] = field(default_factory=dict)
     """RMSE of the regression tasks (whatever their displayed metric): what Delta_m compares."""
+    parts: dict[str, dict[str, float]] = field(default_factory=dict)
+    scores: dict[str, dict[str, list]] = field(default_factory=dict)
+    parts_rmse: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,9 +82,11 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
                   progress: Progress | None = None, data: TaskData | None = None) -> tuple[TrainResult, dict]:
     """Train one network on the tasks ``names``; return its record and its best state dict.
 
-    The checkpoint kept is the one with the lowest mean validation loss, each task's loss divided by
-    its value at the start so that tasks of different scales count alike. Test metrics are computed
-    once, on that checkpoint, and never influence any choice.
+    The checkpoint kept is the one with the lowest mean loss on the checkpoint part of the
+    validation rows, each task's loss divided by its value at the start so that tasks of different
+    scales count alike. ``parts`` holds each task's metric on every part of the validation rows and
+    ``scores`` each row's score on the select and estimate parts. Test metrics are computed once, on
+    that checkpoint, and never influence any choice.
     """
     start = time.perf_counter()
     data = data or TaskData(taskset, names)
@@ -95,7 +102,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
         return model(x)
 
     model.eval()
-    initial = evaluate(outputs, data, VAL)
+    initial = evaluate(outputs, data, CHECKPOINT)
     base = np.array([max(initial[n]["loss"], 1e-8) for n in names])
     best_score, best_step, best_state, bad_evals = np.inf, 0, copy.deepcopy(model.state_dict()), 0
     history: list[dict[str, Any]] = []
@@ -113,7 +120,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
         opt.step()
         if step % train_cfg.eval_every == 0 or step == train_cfg.steps:
             model.eval()
-            ev = evaluate(outputs, data, VAL)
+            ev = evaluate(outputs, data, CHECKPOINT)
             rel = float(np.mean([ev[n]["loss"] / b for n, b in zip(names, base)]))
             history.append({"step": step, "train_loss": losses.detach().tolist(), "val_rel_loss": rel,
                             "val": {n: ev[n]["metric"] for n in names}})
@@ -130,6 +137,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
     model.eval()
     val = evaluate(outputs, data, VAL)
     test = evaluate(outputs, data, TEST)
+    parts = {name: evaluate(outputs, data, part, keep_scores=part != CHECKPOINT) for name, part in PARTS.items()}
     result = TrainResult(
         tasks=list(names), val={n: val[n]["metric"] for n in names}, test={n: test[n]["metric"] for n in names},
         val_loss={n: val[n]["loss"] for n in names}, steps=step, best_step=best_step,
@@ -137,5 +145,9 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
         macs=multiply_adds(model, taskset.input_shape), history=history, weights=scheme.weights(),
         val_rmse={n: val[n]["rmse"] for n in names if "rmse" in val[n]},
         test_rmse={n: test[n]["rmse"] for n in names if "rmse" in test[n]},
+        parts={p: {n: ev[n]["metric"] for n in names} for p, ev in parts.items()},
+        scores={p: {n: np.asarray(ev[n]["scores"]).tolist() for n in names}
+                for p, ev in parts.items() if p != "checkpoint"},
+        parts_rmse={p: {n: ev[n]["rmse"] for n in names if "rmse" in ev[n]} for p, ev in parts.items()},
     )
     return result, best_state
