@@ -103,7 +103,7 @@ def run(clusters: int = 2, per_cluster: int = 5, rows: int = 300, seeds: Sequenc
 
     out: dict[str, Any] = {
         "benchmark": "affinity_overhead", "tasks": len(names),
-        "schedule": {k: getattr(cfg, k) for k in ("steps", "every", "window", "phase", "batch_size", "lookahead_lr")},
+        "schedule": {k: getattr(cfg, k) for k in ("steps", "every", "window", "phase", "batch_size", "lr")},
         "measured_steps": measured["gradient_cosine"]["n"] * cfg.window if measured else None,
         "plain_s": plain, "measured_s": meas, "plain_runs_s": plain_s, "measured_runs_s": measured_s,
         "ratio": meas / plain, "ratio_target": f"<= {TARGETS['ratio']:g}", "ratio_pass": meas / plain <= TARGETS["ratio"],

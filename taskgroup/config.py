@@ -188,7 +188,6 @@ class AnalyzeConfig(_Section):
     every: int = 10
     window: int = 5
     phase: float = 0.5
-    lookahead_lr: float = 1e-3
     chunk_size: int = 0
     probe_steps: int = 300
     probe_width: float = 0.5

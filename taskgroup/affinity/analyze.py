@@ -25,7 +25,7 @@ from ..tasks import TaskSet
 from .matrix import AffinityMatrix, agreement
 from .measures import JOINT, MEASURES, PROBES
 
-JOINT_SETTINGS = ("steps", "batch_size", "rows_per_task", "lr", "every", "window", "phase", "lookahead_lr", "chunk_size")
+JOINT_SETTINGS = ("steps", "batch_size", "rows_per_task", "lr", "every", "window", "phase", "chunk_size")
 PROBE_SETTINGS = ("batch_size", "lr", "every", "probe_steps", "probe_width", "probe_eval_every", "probe_patience")
 MAX_EXHAUSTIVE = 10
 
@@ -68,7 +68,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
     joint_measures = [m for m in measures if MEASURES[m].target == JOINT]
     if joint_measures:
         settings = {k: a[k] for k in JOINT_SETTINGS}
-        key = content_hash({"kind": "joint", "data": fp, "tasks": names, "settings": settings, "model": model,
+        key = content_hash({"kind": "joint", "lookahead": "optimizer-step", "data": fp, "tasks": names, "settings": settings, "model": model,
                             "seed": cfg.seed, "measures": sorted(joint_measures)})
         units.append(Unit(key, "joint", JOINT,
                           {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": cfg.seed,

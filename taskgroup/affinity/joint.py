@@ -3,13 +3,12 @@
 Every ``every`` steps a measurement opens: the per-task gradients of the shared encoder are taken in
 one batched pass (:mod:`.pergrad`) and summed over ``window`` consecutive steps before their cosine
 is taken (a longer window averages out sampling noise; with per-task rows that noise dominates a
-single step). At the first step of each measurement, lookahead transfer (Fifty et al., NeurIPS 2021)
-is measured on the same batch: for each source task i the shared parameters take one step on L_i
-alone, preconditioned like the optimizer's own step, heads fixed, and
-Z[i][j] = (1 - L_j(after) / L_j(before)) / lr, divided by the lookahead step size ``lookahead_lr``
-as TAG's code does, so that values do not depend on the step size to first order (a small step keeps
-the first-order effect, the gradients' alignment, and not the overshoot of a large step). Measurements are kept in the first ``phase`` fraction of training,
-where the relationships between tasks show most clearly.
+single step). At every step of the window, lookahead transfer (Fifty et al., NeurIPS 2021) is
+measured as TAG defines it (:mod:`.lookahead`): on that step's batch, for every source task i at
+once, the shared parameters take the training optimizer's own update (Adam from its current
+moments, at the training learning rate) on L_i alone, heads fixed, and
+Z[i][j] = 1 - L_j(after) / L_j(before). Measurements are kept in the first ``phase`` fraction of
+training, where the relationships between tasks show most clearly.
 
 The shared gradient the optimizer uses on a measured step is the sum of the per-task gradients
 already computed, so a measurement costs one batched pass, not an extra backward.
@@ -22,77 +21,15 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.func import functional_call, vmap
 
 from ..training.batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
 from ..tasks import TaskSet
 from ..training.trainer import build_model, check_finite
+from .lookahead import _unflatten, lookahead
 from .pergrad import cosine_matrix, per_task_gradients
 
 Progress = Callable[[int, int, dict[str, Any]], None]
-
-
-def _adam_scale(opt: torch.optim.Optimizer, params: list[torch.Tensor], lr: float) -> list[torch.Tensor]:
-    """Per-parameter step size of the optimizer's next step: lr / (sqrt(v_hat) + eps), or lr before any step."""
-    out = []
-    group = opt.param_groups[0]
-    beta2, eps = group.get("betas", (0.9, 0.999))[1], group.get("eps", 1e-8)
-    for p in params:
-        state = opt.state.get(p, {})
-        if "exp_avg_sq" in state:
-            step = float(state["step"])
-            v_hat = state["exp_avg_sq"] / (1 - beta2 ** step)
-            out.append(lr / (v_hat.sqrt() + eps))
-        else:
-            out.append(torch.full_like(p, lr))
-    return out
-
-
-def _unflatten(flat: torch.Tensor, params: list[torch.Tensor]) -> list[torch.Tensor]:
-    out, start = [], 0
-    for p in params:
-        n = p.numel()
-        out.append(flat[..., start:start + n].reshape(*flat.shape[:-1], *p.shape))
-        start += n
-    return out
-
-
-def lookahead_matrix(model, data: TaskData, x: torch.Tensor, targets, weights: torch.Tensor,
-                     losses: torch.Tensor, grads: torch.Tensor, scale: list[torch.Tensor]) -> torch.Tensor:
-    """Z[i][j] = 1 - L_j(theta - step_i) / L_j(theta) for every source i at once (vmapped over i)."""
-    names = [n for n, _ in model.encoder.named_parameters()]
-    params = [p.detach() for _, p in model.encoder.named_parameters()]
-    steps = _unflatten(grads.detach(), params)
-    stacked = {n: p.unsqueeze(0) - s * g for n, p, s, g in zip(names, params, scale, steps)}
-    buffers = dict(model.encoder.named_buffers())
-
-    def after(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        z = functional_call(model.encoder, (p, buffers), (x,))
-        per_row = data.row_losses(model.decode(z), targets)
-        return (per_row * weights).sum(0)
-
-    with torch.no_grad():
-        post = vmap(after)(stacked)
-    before = losses.detach()
-    safe = torch.where(before > 0, before, torch.ones_like(before))
-    z = 1.0 - post / safe
-    return torch.where(before.unsqueeze(0) > 0, z, torch.zeros_like(z))
-
-
-def _window_lookahead(model, data: TaskData, batches: list, grads: torch.Tensor, cfg: AnalyzeConfig,
-                      shared: list[torch.Tensor]) -> np.ndarray:
-    """Lookahead over a whole measurement window: the step is each task's mean gradient over the
-    window, and losses before and after are taken on all the window's batches together, so both
-    the step and its effect average out the sampling noise of single batches."""
-    rows = torch.cat([r for r, _ in batches])
-    weights = torch.cat([w for _, w in batches]) / len(batches)
-    x = data.X[rows]
-    targets = data.target_batch(rows)
-    with torch.no_grad():
-        before = (data.row_losses(model.decode(model.encode(x)), targets) * weights).sum(0)
-    scale = [torch.full_like(p, cfg.lookahead_lr) for p in shared]
-    return lookahead_matrix(model, data, x, targets, weights, before, grads, scale).numpy() / cfg.lookahead_lr
 
 
 def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +61,6 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     last_measured = int(cfg.steps * getattr(cfg, "phase", 1.0))
     window = max(1, min(cfg.window, cfg.every))
     acc = None
-    window_batches: list = []
     cos_samples: list[np.ndarray] = []
     norm_samples: list[np.ndarray] = []
     look_samples: list[np.ndarray] = []
@@ -143,16 +79,16 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         if measuring:
             g = per_task_gradients(losses, z, shared, cfg.chunk_size, method)
             acc = g if acc is None or phase_pos == 0 else acc + g
-            window_batches = [] if phase_pos == 0 else window_batches
-            window_batches.append((batch.rows, batch.weights))
+            if want_look:
+                look_samples.append(lookahead(
+                    model.encoder, model.decode, lambda o: (data.row_losses(o, targets) * batch.weights).sum(0),
+                    x, opt, g).numpy())
             if phase_pos == window - 1:
                 if want_cos:
                     cos_samples.append(cosine_matrix(acc).numpy())
                     n = acc.norm(dim=1).numpy()
                     norm_samples.append(n[:, None] / np.maximum(n[None, :], 1e-12))
                     steps_measured.append(step)
-                if want_look:
-                    look_samples.append(_window_lookahead(model, data, window_batches, acc / window, cfg, shared))
             opt.zero_grad(set_to_none=True)
             head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
             for p, gp in zip(heads, head_grads):

@@ -71,14 +71,16 @@ class _Stack:
             b = {k: v[0] for k, v in self.enc_buffers.items()}
             return functional_call(self.encoder, (p, b), (x if shared_input else x[0],)).unsqueeze(0)
         dims = (0, 0, None if shared_input else 0)
-        return vmap(lambda p, b, xx: functional_call(self.encoder, (p, b), (xx,)), in_dims=dims)(
+        # randomness="different": each probe draws its own dropout mask, as separate networks would
+        return vmap(lambda p, b, xx: functional_call(self.encoder, (p, b), (xx,)), in_dims=dims,
+                    randomness="different")(
             self.enc, self.enc_buffers, x)
 
     def decode(self, z: torch.Tensor) -> list[torch.Tensor]:
         if not self.use_vmap:
             p = {k: v[0] for k, v in self.head.items()}
             return [o.unsqueeze(0) for o in functional_call(self.heads, p, (z[0],))]
-        return vmap(lambda p, zz: functional_call(self.heads, p, (zz,)))(self.head, z)
+        return vmap(lambda p, zz: functional_call(self.heads, p, (zz,)), randomness="different")(self.head, z)
 
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in {**self.enc, **self.head}.items()}
