@@ -130,3 +130,14 @@ def test_random_groupings_are_partitions_with_the_requested_number_of_groups():
         assert len(groups) == 3
         assert sorted(t for g in groups for t in g) == names
     assert random_groupings(names, 3, 4, seed=0) == draws
+
+
+def test_the_decision_rests_on_the_estimate_rows(planted_run):
+    out, _ = planted_run
+    doc = json.loads((out / "comparison.json").read_text())
+    v = doc["verdict"]
+    alt = next(a for a in doc["alternatives"] if a["name"] == v["alternative"])
+    # the bootstrap's point estimate is the alternative's Delta_m on the estimate part, seed by seed
+    assert v["interval"]["values"] == pytest.approx(alt["delta_m_estimate_values"], abs=1e-5)
+    assert v["interval"]["part"] == "estimate" and v["interval"]["se_rows"] > 0
+    assert v["margin"] == 1.0 and 0 < v["cost_ratio"] <= 1.0
