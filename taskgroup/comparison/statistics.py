@@ -29,7 +29,8 @@ import numpy as np
 from scipy import stats as sps
 
 from ..delta import Reference, delta_m
-from ..tasks import Task, import_object
+from ..registry import import_object
+from ..tasks import Task
 from ..training.valparts import PARTS
 
 #: bootstrap resamples of the evaluation rows
