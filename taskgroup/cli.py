@@ -175,20 +175,19 @@ def init(path: str, force: bool) -> None:
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @seed_option
-def check(config: str, seed: int | None) -> None:
-    """Validate CONFIG and its data without training; print the task table."""
+@click.option("--splits", type=click.Path(dir_okay=False), default=None,
+              help="Write the split of every input row to this CSV file (columns row, split).")
+def check(config: str, seed: int | None, splits: str | None) -> None:
+    """Validate CONFIG and its data without training; print the task table and the split."""
+    from .data.audit import audit
+    from .data.splits import write_csv
     from .pipeline import load_data, resolve_config
 
     cfg = _apply_seed(resolve_config(config), seed)
     ts = load_data(cfg)
-    counts = ts.counts()
-    rows = [("task", "kind", "train", "val", "test", "metric")]
-    for t in ts.tasks:
-        c = counts[t.name]
-        direction = "lower is better" if t.lower_is_better else "higher is better"
-        rows.append((t.name, t.kind, str(c["train"]), str(c["val"]), str(c["test"]), f"{t.metric} ({direction})"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
+    report = audit(ts)
+    widths = [max(len(r[i]) for r in report.rows) for i in range(len(report.rows[0]))]
+    for r in report.rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
     fmt = ts.meta.get("table_format")
     if fmt:
@@ -196,6 +195,14 @@ def check(config: str, seed: int | None) -> None:
     for t in cfg.tasks:
         if getattr(t, "expression", None):
             click.echo(f"derived target {t.name} = {t.expression}")
+    for line in report.notes:
+        click.echo(line)
+    for line in report.warnings:
+        click.echo(line, err=True)
+    if splits:
+        if ts.meta.get("source") and Path(splits).resolve() == Path(ts.meta["source"]).resolve():
+            raise TaskgroupError(f"--splits {splits} is the data file itself; choose another file")
+        click.echo(f"wrote {write_csv(splits, ts.row_split)} (row, split)")
     click.echo(f"{len(ts.tasks)} tasks, {ts.n_rows} rows, input shape {ts.input_shape}: OK")
 
 

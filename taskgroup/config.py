@@ -84,13 +84,23 @@ class _Section:
         """Raise a one-line :class:`ConfigError` naming the field when a value is impossible."""
 
 
+#: train/validation/test fractions when ``data.split`` is not given
+DEFAULT_SPLIT = (0.6, 0.2, 0.2)
+#: target cells that mean "no label" (compared case-insensitively, surrounding spaces ignored)
+MISSING_LABELS = ("NA", "N/A", "nan", "NaN", "null", "None", "?")
+
+
 @dataclass
 class DataConfig(_Section):
     """``[data]``: where the rows come from.
 
     One of ``path`` (CSV, ``.npz``) or ``builtin`` (``synthetic``, ``digits``, or a name from
-    ``taskgroup datasets``); neither when the task set is given from Python (``data=``). ``options`` are passed to a built-in generator. ``split`` gives the
-    train/validation/test fractions.
+    ``taskgroup datasets``); neither when the task set is given from Python (``data=``). ``options``
+    are passed to a built-in generator. ``split`` gives the train/validation/test fractions of the
+    rows, or of the groups when ``groups`` names a column whose rows must stay together (subject,
+    patient, site); ``split_column`` names a column holding the user's own split (``train``,
+    ``val``/``validation``, ``test``) instead. ``missing`` lists the target cells that mean "no
+    label" (default :data:`MISSING_LABELS`; case and surrounding spaces ignored).
     """
 
     section: ClassVar[str] = "data"
@@ -98,10 +108,13 @@ class DataConfig(_Section):
     builtin: str | None = None
     features: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    split: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])
+    split: list[float] = field(default_factory=lambda: list(DEFAULT_SPLIT))
     standardize: bool = True
     origin: str | None = None
     """Set by taskgroup when the task set was given from Python (``data=``), e.g. ``TaskSet.from_arrays``."""
+    groups: str | None = None
+    split_column: str | None = None
+    missing: list[str] | None = None
 
     def check(self) -> None:
         if self.path is not None and self.builtin is not None:
@@ -111,6 +124,16 @@ class DataConfig(_Section):
         sp = self.split
         if len(sp) != 3 or any(x < 0 for x in sp) or abs(sum(sp) - 1) > 1e-6 or sp[1] <= 0 or sp[2] <= 0:
             raise ConfigError("data.split must be three fractions (train, validation, test) above 0 that add up to 1")
+        if self.split_column is not None and self.groups is not None:
+            raise ConfigError("data.split_column and data.groups cannot both apply: the column gives the split "
+                              "itself; keep one")
+        if self.split_column is not None and [float(x) for x in sp] != list(DEFAULT_SPLIT):
+            raise ConfigError("data.split_column and data.split cannot both apply: the column gives the split "
+                              "itself; remove data.split")
+        for key in ("groups", "split_column"):
+            value = getattr(self, key)
+            if value is not None and not value.strip():
+                raise ConfigError(f"data.{key} must name a column of the table, not {value!r}")
 
 
 @dataclass
@@ -161,7 +184,7 @@ class TrainConfig(_Section):
     lr: float = 3e-3
     weight_decay: float = 0.0
     weighting: str = "equal"           # a name from WEIGHTINGS
-    sampling: str = "proportional"     # a name from SAMPLINGS
+    sampling: str = "uniform"          # a name from SAMPLINGS; uniform: every task batch_size rows per step
     temperature: float = 2.0
     schedule: str = "all"              # a name from SCHEDULES
     eval_every: int = 50

@@ -3,8 +3,9 @@
 A :class:`TaskSet` stores every row once (``inputs``) and, per task, a target array and a mask of
 the rows labelled for that task. Both shapes of real multi-task data fit: rows shared by all tasks
 (SARCOS: seven torques from the same inputs) and rows owned by one task each (Landmine: one field a
-task). Splits are drawn per row from a seed, so rows shared between tasks land in the same split
-for every task and no task's test rows are ever used to select a model.
+task). Each row has one split for every task that labels it (:mod:`taskgroup.data.splits`: seeded
+fractions, whole groups, or the user's own column), so no row is training data for one task and
+validation or test data for another, and no task's test rows are ever used to select a model.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ ALLOWED_METRICS: dict[str, tuple[str, ...]] = {
 
 TRAIN, VAL, TEST, UNLABELLED = 0, 1, 2, -1
 SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
+#: validation and test need at least this many labelled rows of a task to score it
+MIN_EVAL_ROWS = 3
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,10 @@ class TaskSet:
     split_seed: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     """Free-form, JSON-friendly facts about the data (planted clusters, source, standardisation)."""
+    groups: np.ndarray | None = None
+    """Group label of each row (subject, patient, site): a group's rows all land in one split."""
+    given_split: np.ndarray | None = None
+    """The user's own split of each row (TRAIN, VAL, TEST; UNLABELLED), used instead of fractions."""
 
     def __post_init__(self) -> None:
         if not self.streamed:
@@ -144,9 +151,31 @@ class TaskSet:
             bad = np.argwhere(~np.isfinite(self.inputs.reshape(n, -1)))[0]
             col = self.feature_names[bad[1]] if len(self.feature_names) > bad[1] else f"#{bad[1]}"
             raise DataError(f"feature {col}: NaN or infinite value in row {bad[0]}")
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups)
+            if len(self.groups) != n:
+                raise DataError(f"groups: {len(self.groups)} values for {n} input rows")
         if not self.splits:
+            self.splits = self._draw_splits()
+        else:
+            self.splits = {name: np.asarray(self.splits[name], dtype=np.int8) for name in names}
+            self.row_split  # refuses a row in two splits for two tasks
+
+    def _draw_splits(self) -> dict[str, np.ndarray]:
+        from .data import splits
+
+        names = self.task_names
+        if self.given_split is not None:
+            row = np.asarray(self.given_split, dtype=np.int8)
+            if len(row) != self.n_rows:
+                raise DataError(f"given split: {len(row)} values for {self.n_rows} input rows")
+        else:
             strata = {t.name: self.targets[t.name] for t in self.tasks if t.kind in ("binary", "multiclass")}
-            self.splits = make_splits(self.masks, self.split_fractions, self.split_seed, names, strata)
+            if self.groups is not None:
+                row = splits.by_groups(self.masks, names, self.split_fractions, self.split_seed, self.groups, strata)
+            else:
+                row = splits.by_fractions(self.masks, names, self.split_fractions, self.split_seed, strata)
+        return splits.per_task(row, self.masks, names)
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -199,6 +228,24 @@ class TaskSet:
         """Row indices labelled for task ``name`` in ``split`` (TRAIN, VAL or TEST)."""
         return np.flatnonzero(self.splits[name] == split)
 
+    @property
+    def row_split(self) -> np.ndarray:
+        """The one split of every row (UNLABELLED for rows no task labels)."""
+        from .data.splits import row_split
+
+        return row_split(self.splits, self.task_names)
+
+    @property
+    def split_method(self) -> str:
+        """How the rows were split: ``column`` (given), ``groups`` or ``fractions``."""
+        return "column" if self.given_split is not None else "groups" if self.groups is not None else "fractions"
+
+    def split_hash(self) -> str:
+        """Short content hash of the row split: the same hash means the same assignment."""
+        from .data.splits import split_hash
+
+        return split_hash(self.row_split)
+
     def counts(self) -> dict[str, dict[str, int]]:
         """Labelled rows per task and split, e.g. ``{"a": {"train": 60, "val": 20, "test": 20}}``."""
         return {n: {s: int(np.sum(self.splits[n] == k)) for k, s in SPLIT_NAMES.items()} for n in self.task_names}
@@ -209,7 +256,8 @@ class TaskSet:
         return TaskSet(self.inputs, tasks, {n: self.targets[n] for n in names}, {n: self.masks[n] for n in names},
                        name=self.name, feature_names=self.feature_names,
                        splits={n: self.splits[n] for n in names}, split_fractions=self.split_fractions,
-                       split_seed=self.split_seed, meta=dict(self.meta))
+                       split_seed=self.split_seed, meta=dict(self.meta), groups=self.groups,
+                       given_split=self.given_split)
 
     def fingerprint(self) -> str:
         """Content hash of inputs, targets, masks and splits: the data part of every store key."""
@@ -224,35 +272,52 @@ class TaskSet:
         return h.hexdigest()[:16]
 
     def validate(self) -> None:
-        """Check that every task can be trained and judged; raise one clear line otherwise."""
-        frac = self.split_fractions
+        """Check that every task can be trained, and scored on validation and test; one clear line otherwise.
+
+        Training needs at least 2 rows (2 classes for classification); validation and test need at
+        least :data:`MIN_EVAL_ROWS` rows and what the metric needs (both classes for AUC, a
+        positive for binary F1, a varying target for R^2).
+        """
         all_counts = self.counts()
         for t in self.tasks:
             m = self.masks[t.name]
             y = np.asarray(self.targets[t.name])
-            n = int(m.sum())
-            if n == 0:
+            if int(m.sum()) == 0:
                 raise DataError(f"task {t.name!r}: no labelled rows (the target is empty everywhere)")
             counts = all_counts[t.name]
-            if min(counts.values()) < 2:
-                raise DataError(
-                    f"task {t.name!r}: {n} labelled rows are too few for train/validation/test splits of "
-                    f"{frac[0]:.0%}/{frac[1]:.0%}/{frac[2]:.0%} (each split needs at least 2 rows)"
-                )
-            if t.kind == "custom":
-                continue
-            yl = y[m].astype(np.float64)
             if t.kind in ("binary", "multiclass"):
-                classes = np.unique(yl)
+                classes = np.unique(y[m].astype(np.float64))
                 if len(classes) < 2:
                     raise DataError(f"task {t.name!r}: only one class ({_fmt_class(t, classes[0])}) among labelled rows")
-                if t.kind == "binary":
-                    tr = yl[self.splits[t.name][m] == TRAIN]
-                    if len(np.unique(tr)) < 2:
-                        raise DataError(f"task {t.name!r}: the training split holds one class only; add rows or change the seed")
-            else:
-                if np.nanstd(yl) == 0:
-                    raise DataError(f"task {t.name!r}: the regression target is constant ({yl[0]:g})")
+            elif t.kind == "regression" and np.nanstd(y[m].astype(np.float64)) == 0:
+                raise DataError(f"task {t.name!r}: the regression target is constant ({float(y[m][0]):g})")
+            for code, split in SPLIT_NAMES.items():
+                problem = self._unscorable(t, code, counts[split])
+                if problem:
+                    raise DataError(f"task {t.name!r}: the {split} split {problem}; add labelled rows, change the "
+                                    "split (data.split, data.groups or data.split_column) or drop the task")
+
+    def _unscorable(self, t: Task, split: int, rows: int) -> str | None:
+        """Why ``split`` cannot train or score task ``t`` (None when it can)."""
+        need = 2 if split == TRAIN else MIN_EVAL_ROWS
+        what = "train on" if split == TRAIN else f"score its {t.metric}"
+        if rows < need:
+            return f"has {rows} labelled row{'s' if rows != 1 else ''}, too few to {what} (at least {need})"
+        if t.kind == "custom":
+            return None
+        y = np.asarray(self.targets[t.name])[self.splits[t.name] == split].astype(np.float64)
+        if t.kind in ("binary", "multiclass"):
+            classes = np.unique(y)
+            shown = ", ".join(_fmt_class(t, c) for c in classes)
+            if split == TRAIN and len(classes) < 2:
+                return f"has {rows} rows of one class ({shown}) only, so nothing can be learnt"
+            if split != TRAIN and t.metric == "auc" and len(classes) < 2:
+                return f"has {rows} rows of one class ({shown}) only, so its auc is undefined"
+            if split != TRAIN and t.kind == "binary" and t.metric == "f1" and 1.0 not in classes:
+                return f"has {rows} rows and no positive ({_fmt_class(t, 1.0)}), so its f1 is undefined"
+        elif split != TRAIN and t.metric == "r2" and np.std(y) == 0:
+            return f"has {rows} rows with one target value, so its r2 is undefined"
+        return None
 
 
 def _fmt_class(task: Task, value: float) -> str:
@@ -267,62 +332,6 @@ def _labelled(y: np.ndarray) -> np.ndarray:
         flat = y.reshape(len(y), -1)
         return ~np.any(np.isnan(flat), axis=1)
     return np.ones(len(y), dtype=bool)
-
-
-def make_splits(masks: dict[str, np.ndarray], fractions: tuple[float, float, float], seed: int,
-                names: list[str], strata: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Per task, TRAIN/VAL/TEST (or UNLABELLED) for every row, deterministic in ``seed``.
-
-    Each row draws one uniform key from the seed; within a task, labelled rows are ranked by key and
-    cut at the fractions. Rows shared by several tasks therefore fall in the same split for all of
-    them, and each task still gets exactly its share of its own rows.
-
-    ``strata`` (task name -> class labels) stratifies a task's cut by class, but only when that
-    task's labelled rows belong to it alone (per-task layouts such as Landmine): a rare positive
-    class then reaches every split, and shared rows keep one split for all their tasks.
-    """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
-        raise DataError(f"split fractions {fractions} must be three non-negative numbers that add up to 1")
-    n = len(next(iter(masks.values())))
-    keys = np.random.default_rng(seed).random(n)
-    owners = np.zeros(n, dtype=np.int64)
-    for name in names:
-        owners += np.asarray(masks[name], dtype=bool)
-    out: dict[str, np.ndarray] = {}
-    for name in names:
-        m = masks[name]
-        idx = np.flatnonzero(m)
-        s = np.full(n, UNLABELLED, dtype=np.int8)
-        if strata is not None and name in strata and len(idx) and np.all(owners[idx] == 1):
-            labels = np.asarray(strata[name])[idx]
-            groups = [idx[labels == c] for c in np.unique(labels)]
-        else:
-            groups = [idx]
-        for group in groups:
-            order = group[np.argsort(keys[group], kind="stable")]
-            n_train, n_val = _cut(len(order), fractions, at_least_one=len(groups) > 1)
-            s[order[:n_train]] = TRAIN
-            s[order[n_train:n_train + n_val]] = VAL
-            s[order[n_train + n_val:]] = TEST
-        out[name] = s
-    return out
-
-
-def _cut(k: int, fractions: tuple[float, float, float], at_least_one: bool) -> tuple[int, int]:
-    """Train and validation sizes for ``k`` rows; a stratum gives every non-empty split a row when it can."""
-    n_train = int(round(fractions[0] * k))
-    n_val = int(round(fractions[1] * k))
-    if not at_least_one:
-        return n_train, n_val
-    sizes = [n_train, n_val, k - n_train - n_val]
-    wanted = [i for i, f in enumerate(fractions) if f > 0]
-    if k >= len(wanted):
-        for i in wanted:
-            while sizes[i] < 1:
-                donor = max(range(3), key=lambda j: sizes[j])
-                sizes[donor] -= 1
-                sizes[i] += 1
-    return sizes[0], sizes[1]
 
 
 def infer_kind(values: np.ndarray, max_classes: int = 20) -> Kind:

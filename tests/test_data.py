@@ -51,7 +51,8 @@ def assert_split_invariants(ts: TaskSet) -> None:
 # ---------------------------------------------------------------- CSV tables
 def test_csv_empty_target_cells_are_unlabelled_and_in_no_split(tmp_path, write_file):
     write_file("table.csv", TABLE)
-    cfg = cfg_for(tmp_path, {"path": "table.csv", "features": ["x0", "x1"]},
+    # 10 labelled income rows: 4/3/3, so that validation and test have the 3 rows a metric needs
+    cfg = cfg_for(tmp_path, {"path": "table.csv", "features": ["x0", "x1"], "split": [0.4, 0.3, 0.3]},
                   [{"name": "income"}, {"name": "churn"}, {"name": "segment", "kind": "multiclass"}])
     ts = load_taskset(cfg)
     assert ts.input_shape == (2,)
@@ -197,7 +198,7 @@ def test_features_are_standardised_with_training_rows_only(tmp_path):
 
 
 def test_image_inputs_are_standardised_per_channel(tmp_path):
-    ts = load_taskset(cfg_for(tmp_path, {"builtin": "digits-per-task", "options": {"rows_per_task": 100}}))
+    ts = load_taskset(cfg_for(tmp_path, {"builtin": "digits-per-task", "options": {"rows_per_task": 150}}))
     assert ts.input_shape == (1, 8, 8)
     scaling = ts.meta["feature_scaling"]
     assert np.asarray(scaling["mean"]).shape == (1, 1, 1)

@@ -153,6 +153,13 @@ def _stderr(samples: np.ndarray) -> np.ndarray:
     return samples.std(0, ddof=1) / np.sqrt(len(samples))
 
 
+def data_record(taskset: TaskSet) -> dict[str, Any]:
+    """What a run document records about its data: fingerprint, name, and the row split's method and hash."""
+    return {"fingerprint": taskset.fingerprint(), "name": taskset.name,
+            "source": str(taskset.meta.get("source") or taskset.name), "split": taskset.split_method,
+            "split_hash": taskset.split_hash()}
+
+
 def task_info(taskset: TaskSet) -> list[dict[str, Any]]:
     counts = taskset.counts()
     return [{**t.to_dict(), "rows": counts[t.name]} for t in taskset.tasks]
@@ -182,8 +189,7 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
         else:
             records.extend(res["records"])
     doc: dict[str, Any] = {"schema": 1, "tasks": names, "task_info": task_info(taskset),
-                           "data": {"fingerprint": taskset.fingerprint(), "name": taskset.name,
-                                    "source": str(taskset.meta.get("source") or taskset.name)}}
+                           "data": data_record(taskset)}
     if records and "transfer" in measures:
         transfer, probe_cos = transfer_matrices(records, taskset)
         found["transfer"] = transfer

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from ..affinity.analyze import data_record
 from ..config import Config, ModelConfig, TrainConfig
-from ..runtime.execution import INLINE, Execution
 from ..delta import Reference, compared_value, delta_m, references, relative_change
+from ..runtime.execution import INLINE, Execution
 from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
@@ -233,7 +234,8 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
             alt = {**alt, "groups": _oracle_groups(results, names, seed_list, refs)}
         out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, refs, metric, lower,
                                    single_parts, evidence))
-    doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "alternatives": out_alts}
+    doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "data": data_record(taskset),
+                           "alternatives": out_alts}
     doc["delta_m_basis"] = _basis(refs, single, single_val)
     doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
                             "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]

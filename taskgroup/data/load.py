@@ -45,6 +45,7 @@ def load_taskset(cfg: Config) -> TaskSet:
         if data.features is not None:
             raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
         _no_expressions(cfg, source)
+        _tables_only(cfg, source)
         taskset = load_builtin(data.builtin, data.options)
         if cfg.tasks:
             taskset = select_tasks(taskset, cfg.tasks, source)
@@ -60,12 +61,14 @@ def load_taskset(cfg: Config) -> TaskSet:
             if data.features is not None:
                 raise ConfigError(f"{cfg.source}: data.features applies to CSV tables only, not to {source}")
             _no_expressions(cfg, source)
+            _tables_only(cfg, source)
             taskset = load_npz(path, cfg.tasks, split=split, seed=cfg.seed)
         elif suffix in BINARY_SUFFIXES:
             raise ConfigError(f"{cfg.source}: data.path {data.path!r}: unsupported file type {suffix!r}; "
                               "save the table as delimited text (CSV, TSV, ...) or .npz")
         else:  # any other file is read as a text table, its delimiter and header recognised
-            taskset = load_table(path, cfg.tasks, data.features, split=split, seed=cfg.seed)
+            taskset = load_table(path, cfg.tasks, data.features, split=split, seed=cfg.seed, groups=data.groups,
+                                 split_column=data.split_column, missing=data.missing)
     return prepare(taskset, cfg, source)
 
 
@@ -109,6 +112,13 @@ def prepare(taskset: TaskSet, cfg: Config, source: str | None = None) -> TaskSet
     return taskset
 
 
+def _tables_only(cfg: Config, source: str) -> None:
+    """Refuse the table-only data keys for other sources."""
+    for key in ("groups", "split_column", "missing"):
+        if getattr(cfg.data, key) is not None:
+            raise ConfigError(f"{cfg.source}: data.{key} applies to CSV tables only, not to {source}")
+
+
 def select_tasks(taskset: TaskSet, tasks: Sequence[Any], source: str) -> TaskSet:
     """Keep, rename and retype the tasks of a ready task set as ``[[tasks]]`` entries say.
 
@@ -141,18 +151,23 @@ def select_tasks(taskset: TaskSet, tasks: Sequence[Any], source: str) -> TaskSet
         targets[spec.name] = taskset.targets[col]
         masks[spec.name] = taskset.masks[col].copy()
     return TaskSet(taskset.inputs, chosen, targets, masks, name=taskset.name, feature_names=taskset.feature_names,
-                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=dict(taskset.meta))
+                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=dict(taskset.meta),
+                   groups=taskset.groups, given_split=taskset.given_split)
 
 
 def resplit(taskset: TaskSet, split: Sequence[float], seed: int) -> TaskSet:
-    """The same data with splits drawn from ``split`` fractions and ``seed`` (a no-op when unchanged)."""
+    """The same data with splits drawn from ``split`` fractions and ``seed`` (a no-op when unchanged).
+
+    A user's own split (``given_split``) is kept as it is.
+    """
     fractions = tuple(float(f) for f in split)
-    if fractions == tuple(taskset.split_fractions) and seed == taskset.split_seed and taskset.splits:
+    unchanged = fractions == tuple(taskset.split_fractions) and seed == taskset.split_seed
+    if taskset.splits and (unchanged or taskset.given_split is not None):
         return taskset
     return TaskSet(taskset.inputs, list(taskset.tasks), dict(taskset.targets),
                    {n: m.copy() for n, m in taskset.masks.items()}, name=taskset.name,
                    feature_names=taskset.feature_names, split_fractions=fractions,  # type: ignore[arg-type]
-                   split_seed=seed, meta=dict(taskset.meta))
+                   split_seed=seed, meta=dict(taskset.meta), groups=taskset.groups, given_split=taskset.given_split)
 
 
 def train_rows(taskset: TaskSet) -> np.ndarray:
@@ -185,7 +200,8 @@ def standardize_features(taskset: TaskSet) -> TaskSet:
                                "mean": mean[0].tolist(), "std": std[0].tolist()}
     return TaskSet((X - mean) / std, list(taskset.tasks), dict(taskset.targets), dict(taskset.masks),
                    name=taskset.name, feature_names=taskset.feature_names, splits=dict(taskset.splits),
-                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=meta)
+                   split_fractions=taskset.split_fractions, split_seed=taskset.split_seed, meta=meta,
+                   groups=taskset.groups, given_split=taskset.given_split)
 
 
 

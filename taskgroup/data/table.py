@@ -1,7 +1,9 @@
 """CSV and TSV tables: feature columns plus one target column per task.
 
-Read with the standard library (no pandas). An empty target cell (or the text NaN) leaves that row
-unlabelled for that task; feature cells must all be finite numbers. Every problem is reported as one
+Read with the standard library (no pandas). An empty target cell, or a missing-label marker (``NA``,
+``N/A``, ``nan``, ``null``, ``None``, ``?`` by default), leaves that row unlabelled for that task;
+feature cells must all be finite numbers. A ``groups`` column keeps a subject's rows in one split, a
+``split_column`` gives the user's own split; neither is a feature. Every problem is reported as one
 line naming the file and the column, task or line at fault.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -17,9 +20,14 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..tasks import TaskSet
+from . import splits
 from .expression import parse
 from .sniff import NAMES, SAMPLE_LINES, TableFormat, detect
 from .targets import TaskSpec, build_target, check_specs, spec_from, text_column
+
+#: a column whose name says it identifies a subject, patient, user, session or site
+ID_NAME = re.compile(r"(^|[^a-z])(id|ids|subject|patient|user|session|site|group|participant|person|visit)s?($|[^a-z])",
+                     re.IGNORECASE)
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -137,12 +145,16 @@ def read_features(path: str | Path, names: Sequence[str]) -> np.ndarray:
 
 
 def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] | None = None, *,
-               split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0, name: str | None = None) -> TaskSet:
+               split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0, name: str | None = None,
+               groups: str | None = None, split_column: str | None = None,
+               missing: Sequence[str] | None = None) -> TaskSet:
     """Read a CSV (``.tsv``: tab-separated) table into a :class:`TaskSet`.
 
     ``tasks`` are ``TaskConfig`` objects, :class:`TaskSpec` objects, mappings or bare names; each
     task's ``column`` defaults to its name and its kind is inferred when not declared. ``features``
-    defaults to every column that is no task's target. Rows are kept in file order.
+    defaults to every column that is no task's target, group or split column. ``groups`` names the
+    column whose rows share a split; ``split_column`` the column holding the user's own split;
+    ``missing`` the target cells that mean "no label". Rows are kept in file order.
     """
     path = Path(path)
     specs = [spec_from(t) for t in tasks]
@@ -165,8 +177,16 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
             continue
         if s.source_column not in index:
             raise DataError(f"{path}: no column {s.source_column!r} for task {s.name!r}{_closest(s.source_column, header)}")
+    special = {k: c for k, c in (("groups", groups), ("split_column", split_column)) if c is not None}
+    for key, col in special.items():
+        if col not in index:
+            raise DataError(f"{path}: no column {col!r} (data.{key}){_closest(col, header)}")
+        if col in target_columns:
+            raise ConfigError(f"{path}: column {col!r} is both data.{key} and a task target")
+        if features is not None and col in features:
+            raise ConfigError(f"{path}: column {col!r} is both data.{key} and a feature (data.features)")
     if features is None:
-        feature_names = [h for h in header if h not in target_columns]
+        feature_names = [h for h in header if h not in target_columns and h not in special.values()]
     else:
         feature_names = list(features)
         seen: set[str] = set()
@@ -190,15 +210,67 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
             except DataError as exc:
                 raise DataError(f"{path}: task {s.name!r}: {exc}") from None
         else:
-            raw = text_column(list(columns[index[s.source_column]]))
+            raw = text_column(list(columns[index[s.source_column]]), missing)
         task, y, mask = build_target(s, raw, str(path), row_label=lambda i: f"line {lines[i]}")
         task_list.append(task)
         targets[s.name] = y
         masks[s.name] = mask
+    labelled = np.logical_or.reduce(list(masks.values()))
+    group_values = given = None
+    if groups is not None:
+        group_values = _group_column(path, groups, list(columns[index[groups]]), lines)
+    if split_column is not None:
+        given = splits.given(list(columns[index[split_column]]), labelled, f"{path}: column {split_column!r}",
+                             row_label=lambda i: f"line {lines[i]}")
+    skip = target_columns | set(special.values())
+    repeated = [h for h in header if h not in skip and _repeats(list(columns[index[h]]), h, h in feature_names)]
     return TaskSet(X, task_list, targets, masks, name=name or path.stem, feature_names=feature_names,
                    split_fractions=tuple(split), split_seed=seed,  # type: ignore[arg-type]
                    meta={"source": str(path), "table_format": {"delimiter": fmt.delimiter, "header": fmt.header,
-                                                               "described": fmt.describe()}})
+                                                               "described": fmt.describe()},
+                         "repeated_columns": repeated}, groups=group_values, given_split=given)
+
+
+def _group_column(path: Path, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+    """The group label of every row; an empty cell is an error naming its line."""
+    values = [c.strip() for c in cells]
+    for i, v in enumerate(values):
+        if not v:
+            raise DataError(f"{path}: group column {name!r} (data.groups), line {lines[i]}: empty cell; every row "
+                            "needs its group")
+    return np.array(values, dtype=object)
+
+
+def _repeats(cells: list[str], name: str, is_feature: bool) -> bool:
+    """Whether a column looks like a subject/session identifier: few values, each on many rows.
+
+    At least 10 distinct values averaging at least 5 rows each, all integers or text, and either a
+    name that says so (``subject_id``, ``patient``, ``site``...) or not used as a feature.
+    """
+    values = [c.strip() for c in cells]
+    distinct = set(values)
+    if not (10 <= len(distinct) <= len(values) / 5):
+        return False
+    numeric = all(_is_integer(v) for v in distinct)
+    textual = not any(_is_float(v) for v in distinct)
+    if not (numeric or textual):
+        return False
+    return bool(ID_NAME.search(name)) or not is_feature
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_integer(text: str) -> bool:
+    try:
+        return float(text).is_integer()
+    except ValueError:
+        return False
 
 
 __all__ = ["load_table", "read_features", "read_rows", "read_table", "TaskSpec"]

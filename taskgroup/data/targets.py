@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ..config import MISSING_LABELS
 from ..errors import ConfigError, DataError
 from ..tasks import KINDS, Task, encode_classes, infer_kind
 
@@ -99,14 +100,27 @@ def as_raw_column(values: Any) -> np.ndarray:
     raise DataError(f"target array of dtype {v.dtype} and shape {v.shape} is neither numeric nor text")
 
 
-def is_missing(cell: str | None) -> bool:
-    """An unlabelled target cell: empty, or the text NaN (any case)."""
-    return cell is None or cell.strip() == "" or cell.strip().lower() == "nan"
+def missing_markers(markers: Sequence[str] | None = None) -> frozenset[str]:
+    """The lower-cased cells that mean "no label": ``markers`` (default :data:`~taskgroup.config.MISSING_LABELS`)."""
+    return frozenset(m.strip().lower() for m in (MISSING_LABELS if markers is None else markers))
 
 
-def text_column(cells: Sequence[str | None]) -> np.ndarray:
-    """Raw target from text cells: floats (NaN = missing) when every label parses, else objects."""
-    stripped = [None if is_missing(c) else c.strip() for c in cells]  # type: ignore[union-attr]
+def is_missing(cell: str | None, markers: frozenset[str] = missing_markers()) -> bool:
+    """An unlabelled target cell: empty, or one of ``markers`` (case and surrounding spaces ignored)."""
+    if cell is None:
+        return True
+    text = cell.strip().lower()
+    return text == "" or text in markers
+
+
+def text_column(cells: Sequence[str | None], missing: Sequence[str] | None = None) -> np.ndarray:
+    """Raw target from text cells: floats (NaN = missing) when every label parses, else objects.
+
+    Empty cells and the ``missing`` markers (default ``NA``, ``N/A``, ``nan``, ``null``, ``None``,
+    ``?``, any case) are missing labels, so ``NA`` in a 0/1 column never becomes a third class.
+    """
+    markers = missing_markers(missing)
+    stripped = [None if is_missing(c, markers) else c.strip() for c in cells]  # type: ignore[union-attr]
     numbers = np.full(len(stripped), np.nan)
     for i, c in enumerate(stripped):
         if c is None:
