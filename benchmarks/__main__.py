@@ -32,6 +32,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("selection_scale", "benchmarks.selection_scale", 600, ()),
     ("grouping_quality", "benchmarks.grouping_quality", 2400, ()),
     ("regret", "benchmarks.regret", 2400, ()),
+    ("leak_check", "benchmarks.leak_check", 900, ()),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300
@@ -259,10 +260,27 @@ def rows_regret(lines: list[dict[str, Any]]) -> list[Row]:
     return out
 
 
+def rows_leak_check(lines: list[dict[str, Any]]) -> list[Row]:
+    r = _one(lines, "leak_check")
+    if not r:
+        return []
+    setting = (f"task c ({r['small_task_rows']} rows) inside task a ({r['rows']} rows), same noise target, "
+               f"{r['seeds']} split seeds, {r['steps']} steps")
+    return [
+        _row("honesty", f"Leak check: rows in one task's validation/test split that are another task's training "
+             f"rows; {setting}", str(r["crossed_rows"]), "", "", "0", r["crossed_rows"] == 0),
+        _row("honesty", f"Leak check: RMSE of c on its validation/test rows, network sharing a and c / c's own "
+             f"network (pooled over seeds; noise floor 1.0); {setting}", _f(r["shared_rmse"]), _f(r["single_rmse"]),
+             _f(r["ratio"]), f">= {r['target']:g}", r["ratio"] >= r["target"],
+             "below 1 when sharing helps honestly, e.g. when c's own network overfits its few rows; "
+             "a shared RMSE at or above the noise floor means no memorised labels"),
+    ]
+
+
 ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     "probe_speed": rows_probe_speed, "affinity_overhead": rows_overhead, "measure_cost": rows_cost,
     "scaling": rows_scaling, "selection_parity": rows_parity, "selection_scale": rows_selection_scale,
-    "grouping_quality": rows_quality, "regret": rows_regret,
+    "grouping_quality": rows_quality, "regret": rows_regret, "leak_check": rows_leak_check,
 }
 
 

@@ -55,7 +55,8 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     heads = list(model.heads.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     # every task needs enough rows in each step for its gradient to mean something
-    batcher = Batcher(data, max(cfg.batch_size, cfg.rows_per_task * len(names)), seed=seed + 7919)
+    batcher = Batcher(data, max(cfg.batch_size, cfg.rows_per_task * len(names)), sampling="proportional",
+                      seed=seed + 7919, per_task=False)
     want_cos = "gradient_cosine" in measures
     want_look = "lookahead" in measures
     last_measured = int(cfg.steps * getattr(cfg, "phase", 1.0))

@@ -3,6 +3,15 @@
 A batch is a set of row indices plus a ``(rows, tasks)`` weight matrix: the loss of task t is the
 weighted sum of its per-row losses, so a row that is not labelled for t (or not drawn for t) weighs
 nothing. One representation serves rows shared by all tasks and rows owned by one task each.
+
+Equal exposure: ``batch_size`` is the number of its own labelled rows each task sees per step,
+whatever network it is in. With rows shared by all tasks one batch of ``batch_size`` rows serves
+every task; otherwise each task draws its own ``batch_size`` rows (the batch holds ``batch_size``
+rows per task, as multi-input multi-task trainers do), so a task in a 9-task network is trained on
+as many of its rows per step as in its single-task network, and groups are not under-trained. The
+``uniform`` sampling (the default) keeps this exactly; ``proportional`` and ``temperature`` share
+the same ``batch_size x tasks`` rows by task size instead, and the ``round_robin`` schedule trains
+one task per step.
 """
 
 from __future__ import annotations
@@ -106,8 +115,10 @@ def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: fl
 class Batcher:
     """Draws training batches for a task group from its own seeded generator."""
 
-    def __init__(self, data: TaskData, batch_size: int, sampling: str = "proportional", temperature: float = 2.0,
-                 schedule: str = "all", seed: int = 0, active: list[int] | None = None) -> None:
+    def __init__(self, data: TaskData, batch_size: int, sampling: str = "uniform", temperature: float = 2.0,
+                 schedule: str = "all", seed: int = 0, active: list[int] | None = None,
+                 per_task: bool = True) -> None:
+        """``batch_size`` rows per task per step (``per_task``), or in all when ``per_task`` is False."""
         self.data = data
         self.batch_size = batch_size
         self.schedule = SCHEDULES.load(schedule)
@@ -118,7 +129,8 @@ class Batcher:
                          for n in data.names]
         train = [data.rows[TRAIN][i] for i in self.active]
         self.shared = all(len(r) == len(train[0]) and torch.equal(r, train[0]) for r in train)
-        self.counts = allocation([len(r) for r in train], batch_size, sampling, temperature,
+        total = batch_size * len(self.active) if per_task else batch_size
+        self.counts = allocation([len(r) for r in train], total, sampling, temperature,
                                  [data.names[i] for i in self.active])
 
     def _draw(self, rows: torch.Tensor, k: int, gen: torch.Generator | None = None) -> torch.Tensor:
@@ -138,6 +150,7 @@ def every_task(batcher: Batcher, step: int) -> Batch:
         rows = batcher._draw(train[batcher.active[0]], B)
         weights[:, batcher.active] = 1.0 / B
         return Batch(rows, weights)
+    weights = torch.zeros(sum(batcher.counts), T)
     parts, start = [], 0
     for t, k in zip(batcher.active, batcher.counts):
         parts.append(batcher._draw(train[t], k, batcher.task_gen[t]))
