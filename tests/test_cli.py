@@ -97,11 +97,12 @@ def test_check_prints_the_task_table(tmp_path: Path) -> None:
     result = invoke("check", str(tmp_path / "config.toml"))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["task", "kind", "train", "val", "test", "metric"]
-    table = [line.split() for line in lines[1:-1]]
+    assert lines[0].split() == ["task", "kind", "train", "val", "test", "missing", "metric"]
+    table = [line.split() for line in lines[1:5]]
     assert [row[0] for row in table] == ["c0_t0", "c0_t1", "c1_t0", "c1_t1"]
+    assert lines[5].startswith("split by fractions:")
     for row in table:
-        assert row[1] == "regression" and row[5] == "rmse" and "lower is better" in " ".join(row)
+        assert row[1] == "regression" and row[6] == "rmse" and "lower is better" in " ".join(row)
         train, val, test = (int(x) for x in row[2:5])
         assert train > val > 0 and test > 0
     assert lines[-1].startswith("4 tasks,") and lines[-1].endswith(": OK")
@@ -119,8 +120,7 @@ def test_check_a_csv_with_declared_and_inferred_kinds(tmp_path: Path) -> None:
                                      '[[tasks]]\nname = "v"\ncolumn = "value"\nmetric = "r2"\n')
     result = invoke("check", str(tmp_path / "c.toml"))
     assert result.exit_code == 0, result.output
-    kinds = {line.split()[0]: (line.split()[1], line.split()[5]) for line in result.output.splitlines()[1:-1]
-             if not line.startswith("read ")}
+    kinds = {line.split()[0]: (line.split()[1], line.split()[6]) for line in result.output.splitlines()[1:4]}
     assert f"read {tmp_path / 't.csv'} as comma-separated, header row" in result.output
     assert kinds == {"yes": ("binary", "auc"), "three": ("multiclass", "accuracy"), "v": ("regression", "r2")}
     assert "3 tasks, 60 rows, input shape (2,): OK" in result.output

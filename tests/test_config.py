@@ -148,7 +148,7 @@ def test_init_writes_a_starter_that_check_accepts(tmp_path: Path, monkeypatch: p
     assert text.startswith("#") and "[data]" in text
     result = runner.invoke(main, ["check", "taskgroup.toml"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].split() == ["task", "kind", "train", "val", "test", "metric"]
+    assert result.output.splitlines()[0].split() == ["task", "kind", "train", "val", "test", "missing", "metric"]
     assert result.output.rstrip().endswith(": OK")
     cfg = load_config("taskgroup.toml")
     assert {f.name for f in fields(Config)} >= {"data", "model", "train"}

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from ..training.batching import Batcher, TaskData, forward_rows
+from ..training.batching import Batcher, TaskData, forward_rows, stack_batches
 from ..config import AnalyzeConfig, ModelConfig
 from ..training.objectives import metric_value, predictions, rmse, row_loss
 from ..tasks import VAL, TaskSet
@@ -179,9 +179,8 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     multi = [m for m in range(M) if len(active[m]) > 1]
     shared_keys = list(stack.enc)
     for step in range(1, cfg.probe_steps + 1):
-        batches = [b.next(step - 1) for b in batchers]
-        rows = torch.stack([b.rows for b in batches])
-        weights = torch.stack([b.weights for b in batches])
+        stacked = stack_batches([b.next(step - 1) for b in batchers])
+        rows, weights = stacked.rows, stacked.weights
         z = stack.encode(data.X[rows])
         outs = stack.decode(z)
         targets = [y[rows] for y in data.targets]

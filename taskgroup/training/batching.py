@@ -170,6 +170,16 @@ def round_robin(batcher: Batcher, step: int) -> Batch:
     return Batch(rows, weights)
 
 
+def stack_batches(batches: list[Batch]) -> Batch:
+    """Batches of several networks stacked to ``(networks, rows)``; shorter ones padded with weightless rows."""
+    L = max(len(b.rows) for b in batches)
+    rows = torch.stack([torch.cat([b.rows, b.rows[:1].expand(L - len(b.rows))]) for b in batches])
+    weights = torch.zeros(len(batches), L, batches[0].weights.shape[1])
+    for m, b in enumerate(batches):
+        weights[m, :len(b.rows)] = b.weights
+    return Batch(rows, weights)
+
+
 def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = None,
              keep_scores: bool = False) -> dict[str, dict]:
     """Mean loss and metric of each task on ``split``, from ``outputs_fn(X) -> list of outputs``.
