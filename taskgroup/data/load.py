@@ -216,7 +216,7 @@ def _standardize_streamed(taskset: TaskSet, rows: np.ndarray) -> TaskSet:
     return TaskSet(taskset.inputs.with_scaling(mean, std), list(taskset.tasks), dict(taskset.targets),
                    dict(taskset.masks), name=taskset.name, feature_names=taskset.feature_names,
                    splits=dict(taskset.splits), split_fractions=taskset.split_fractions,
-                   split_seed=taskset.split_seed, meta=meta)
+                   split_seed=taskset.split_seed, meta=meta, groups=taskset.groups, given_split=taskset.given_split)
 
 
 __all__ = ["load_taskset", "prepare", "taskset_for_config", "select_tasks", "resplit", "standardize_features", "train_rows"]
