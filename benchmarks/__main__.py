@@ -426,6 +426,9 @@ SIZES_TEXT = [
     "fields, `analyze` at the defaults (one joint run; 870 pair probes over 2 seeds).",
     "- regret: 4-task sets (synthetic 2x2; digits is_3, is_5, is_1, is_7; SARCOS torques 1-4 on 2,000 rows); "
     "`analyze --exhaustive` at the defaults; compare over 2 seeds with 400 training steps, 3 random groupings.",
+    "- leak_check: task a on 1,000 rows of 8 standard-normal features, task c on 30 of them, both with the same "
+    "standard-normal noise target; default training (1,500 steps, early stopping) of the network sharing a and c "
+    "and of c's own network, 8 split seeds, c's validation and test rows pooled.",
 ]
 SMOKE_SIZES = ["- smoke: every benchmark at tiny sizes (2-6 tasks, 5-20 steps); the figures test the plumbing only."]
 
