@@ -305,16 +305,25 @@ def report(directory: str) -> None:
 @seed_option
 @force_option
 @quiet_option
+@click.option("--track", type=click.Choice(["mlflow"]), default=None,
+              help="Log the finished run to MLflow (install taskgroup-mtl[mlflow]); default: [track] of the config.")
+@click.option("--track-uri", default=None, help="MLflow tracking URI (default: [track] mlflow, else ./mlruns).")
 def run(config: str, out: str, max_groups: int | None, budget: float | None, seeds: int | None, executor: str,
-        workers: int, address: str | None, seed: int | None, force: bool, quiet: bool) -> None:
+        workers: int, address: str | None, seed: int | None, force: bool, quiet: bool, track: str | None,
+        track_uri: str | None) -> None:
     """analyze, group, compare and report in one go (resumes where a previous run stopped)."""
     from .pipeline import resolve_config, run as run_all
 
     cfg = _apply_seed(resolve_config(config), seed)
-    paths = run_all(cfg, out, force=force, max_groups=max_groups, budget=budget, seeds=seeds,
+    if track_uri is not None and track is None:
+        raise TaskgroupError("--track-uri needs --track mlflow")
+    uri = (track_uri or cfg.track.mlflow or "") if track else None
+    paths = run_all(cfg, out, force=force, max_groups=max_groups, budget=budget, seeds=seeds, track=uri,
                     execution=_execution(executor, workers, address, quiet))
     _print_verdict(out)
     click.echo(f"report: {paths['html']}")
+    if "mlflow_run" in paths:
+        click.echo(f"logged to MLflow: run {paths['mlflow_run']}")
 
 
 def _print_verdict(out: str) -> None:

@@ -265,6 +265,14 @@ class CompareConfig(_Section):
             raise ConfigError(f"compare.random_groupings must be 0 or more, not {self.random_groupings}")
 
 
+@dataclass
+class TrackConfig(_Section):
+    """``[track]``: where a finished ``run`` is logged; ``mlflow`` is a tracking URI (``""``: ``./mlruns``)."""
+
+    section: ClassVar[str] = "track"
+    mlflow: str | None = None
+
+
 MAX_SEED = 2**32 - 1
 
 
@@ -279,6 +287,7 @@ class Config:
     analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
     group: GroupConfig = field(default_factory=GroupConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
     seed: int = 0
     base_dir: str = "."
     source: str = "<config>"
@@ -306,7 +315,7 @@ class Config:
 
 SECTIONS: dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "train": TrainConfig,
-    "analyze": AnalyzeConfig, "group": GroupConfig, "compare": CompareConfig,
+    "analyze": AnalyzeConfig, "group": GroupConfig, "compare": CompareConfig, "track": TrackConfig,
 }
 TOP_LEVEL = ("seed", "tasks", *SECTIONS)
 

@@ -144,16 +144,24 @@ def report(directory: str | Path) -> dict[str, Path]:
 
 def run(config: str | Path | Config | None, out: str | Path, *, force: bool = False, max_groups: int | None = None,
         budget: float | None = None, seeds: int | None = None, data: TaskSet | None = None,
-        execution: Execution = INLINE) -> dict[str, Path]:
+        track: str | None = None, execution: Execution = INLINE) -> dict[str, Any]:
     """analyze, group, compare and report in one go; every step resumes from the store.
 
     ``data``: a :class:`TaskSet` built in Python, in place of the configuration's ``[data]``.
+    ``track``: an MLflow tracking URI (``""`` for ``./mlruns``) to log the finished run to, in place
+    of ``[track] mlflow``; the MLflow run id is returned under ``"mlflow_run"``.
     """
     cfg = resolve_config(config)
     analyze(cfg, out, force=force, data=data, execution=execution)
     group(out, max_groups=max_groups, budget=budget)
     compare(out, seeds=seeds, data=data, execution=execution)
-    return report(out)
+    paths: dict[str, Any] = dict(report(out))
+    uri = track if track is not None else cfg.track.mlflow
+    if uri is not None:
+        from .tracking import log_run
+
+        paths["mlflow_run"] = log_run(out, uri or None)
+    return paths
 
 
 def status(directory: str | Path) -> dict[str, Any]:

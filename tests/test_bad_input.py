@@ -253,7 +253,7 @@ def test_an_output_dir_of_another_config_is_refused_unless_forced(analyzed: tupl
                        str(out), "different configuration", "--force")
     # --seed changes the configuration too
     assert_refused(invoke("analyze", str(analyzed[0]), "--out", str(out), "--seed", "3", "--quiet"),
-                   "different configuration")
+                   "different configuration", "changed: seed")
     assert (out / "affinity.json").read_bytes() == before  # untouched
     result = invoke("analyze", str(other), "--out", str(out), "--quiet", "--force")
     assert result.exit_code == 0, result.output

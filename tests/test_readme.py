@@ -125,6 +125,14 @@ def test_the_derived_targets_example_checks(tmp_path):
     assert "input shape (1,)" in result.output   # age, weight, height and sex feed targets: score is left
 
 
+def test_the_tracking_block_is_a_valid_config_section(tmp_path):
+    from taskgroup.config import load_config
+
+    toml = next(b for b in _blocks("toml") if "[track]" in b)
+    (tmp_path / "cfg.toml").write_text('[data]\nbuiltin = "synthetic-small"\n' + toml)
+    assert load_config(tmp_path / "cfg.toml").track.mlflow == "./mlruns"
+
+
 def test_the_select_example_prints_the_contract(tmp_path):
     (cmd,) = [c for c in _commands() if c.startswith("taskgroup select")]
     doc = {"lower_is_better": True, "networks": [

@@ -25,8 +25,42 @@ FILES = ("affinity.json", "groupings.json", "comparison.json")
 
 
 def config_hash(cfg: Config, data_fingerprint: str) -> str:
-    """What binds a run directory: the resolved configuration and the data it reads."""
-    return content_hash({"config": cfg.to_dict(), "data": data_fingerprint})
+    """What binds a run directory: the resolved configuration and the data it reads (tracking aside)."""
+    return content_hash({"config": _bound(cfg.to_dict()), "data": data_fingerprint})
+
+
+def _bound(d: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a configuration that results depend on: not where they are tracked."""
+    return {k: v for k, v in d.items() if k != "track"}
+
+
+def _differences(d: Path, cfg: Config, data_fingerprint: str) -> str:
+    """The keys in which ``cfg`` differs from the configuration saved in ``d``, for the refusal message."""
+    try:
+        old = _bound(load_run_config(d).to_dict())
+    except Exception:  # an unreadable or foreign config.toml: nothing to compare with
+        return "its saved config.toml cannot be compared"
+    keys = changed_keys(old, _bound(cfg.to_dict()))
+    try:
+        recorded = json.loads((d / "affinity.json").read_text(encoding="utf-8"))["data"]["fingerprint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = None
+    if recorded is not None and recorded != data_fingerprint:
+        keys.append("the data (other content)")
+    if not keys:
+        return "other data or settings"
+    shown = ", ".join(keys[:6]) + (f" and {len(keys) - 6} more" if len(keys) > 6 else "")
+    return f"changed: {shown}"
+
+
+def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts (``train.steps``, ``tasks``)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in list(old) + [k for k in new if k not in old]:
+            out += changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        return out
+    return [] if old == new else [prefix.rstrip(".")]
 
 
 @contextmanager
@@ -49,6 +83,9 @@ def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: b
                 for name in (*FILES, "report.html", "report.md"):
                     (d / name).unlink(missing_ok=True)
                 shutil.rmtree(d / "models", ignore_errors=True)
+            if bound not in (None, h) and not force:
+                raise RunDirError(f"{d} belongs to a different configuration ({_differences(d, cfg, data_fingerprint)}); "
+                                  "use --force to overwrite it, or another --out")
             store.bind(h, force=force)
             write_text(d / CONFIG, to_toml(cfg))
             yield store
@@ -123,7 +160,7 @@ def to_toml(cfg: Config) -> str:
     if data.get("path"):
         data["path"] = str((Path(cfg.base_dir) / data["path"]).resolve())
     lines = ["# resolved configuration written by taskgroup", f"seed = {cfg.seed}", "", "[data]", *_table(data)]
-    for section in ("model", "train", "analyze", "group", "compare"):
+    for section in ("model", "train", "analyze", "group", "compare", "track"):
         lines += ["", f"[{section}]", *_table(d[section])]
     for t in d["tasks"]:
         lines += ["", "[[tasks]]", *_table(t)]
