@@ -342,11 +342,12 @@ def _print_verdict(out: str) -> None:
 @quiet_option
 def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force: bool, quiet: bool) -> None:
     """Run the whole pipeline on built-in data and print the path of the report."""
-    from .demo import demo_config
+    from .demo import demo_config, ignore_in_git
     from .pipeline import run as run_all
 
     cfg = demo_config(dataset, quick)
     paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, quiet=quiet))
+    ignore_in_git(out)
     _print_verdict(out)
     click.echo(f"report: {Path(paths['html']).resolve()}")
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .config import AnalyzeConfig, CompareConfig, Config, DataConfig, GroupConfig, ModelConfig, TrainConfig
+
+GITIGNORE = "# written by taskgroup demo: generated output, not for version control\n*\n"
+
+
+def ignore_in_git(directory: str | Path) -> Path:
+    """Write ``DIR/.gitignore`` ignoring everything in DIR (kept when the user already has one)."""
+    from .runtime.atomic import write_text
+
+    path = Path(directory) / ".gitignore"
+    if not path.exists():
+        write_text(path, GITIGNORE)
+    return path
 
 
 def demo_config(dataset: str = "synthetic", quick: bool = False) -> Config:

@@ -80,3 +80,41 @@ def test_dom_has_inline_images_and_no_script(report: Path, tmp_path: Path) -> No
     assert not [k for _, a in tags for k in a if k.startswith("on")]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom  # the hostile task name stayed text
     assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", dom)
+
+
+LONG = "a_very_long_task_name_" * 23   # about 500 characters, no spaces
+
+
+@pytest.fixture(scope="module")
+def long_name_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture run with one task renamed to a 500-character name."""
+    run = tmp_path_factory.mktemp("long") / "run"
+    shutil.copytree(FIXTURE, run)
+    for path in run.iterdir():
+        if path.is_file():
+            path.write_text(path.read_text(encoding="utf-8").replace("age_years", LONG), encoding="utf-8")
+    return render_report(run)["html"]
+
+
+@pytest.mark.parametrize("which", ["report", "long_name_report"])
+def test_nothing_overflows_a_1280_pixel_screen(which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from browser_probe import overflow
+
+    result = overflow(request.getfixturevalue(which), tmp_path)
+    assert result["width"] == 1280
+    assert result["overflow"] == []
+
+
+def test_first_screen_and_comparison_screenshots(long_name_report: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from browser_probe import screenshot
+
+    for section in (None, "comparison"):
+        shot = screenshot(long_name_report, tmp_path / f"{section or 'first'}.png", section)
+        image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+        assert image.shape == (800, 1280, 3)
+        ink = (image.min(axis=2) < 200).mean()
+        assert 0.02 < ink < 0.6, f"{shot.name} looks blank or broken ({ink:.1%} of pixels inked)"
+    html = long_name_report.read_text(encoding="utf-8")
+    assert f'title="{LONG}"' in html      # shortened in the page, the full name on hover

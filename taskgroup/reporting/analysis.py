@@ -35,7 +35,7 @@ def affinity_section(ctx: Context) -> Section:
         section.blocks.append(Columns(per_measure))
     else:
         section.blocks.extend(b for blocks in per_measure for b in blocks)
-    section.blocks.extend(_agreement_blocks(obj(data.affinity.get("agreement"))))
+    section.blocks.extend(_agreement_blocks(obj(data.affinity.get("agreement")), data.measures()))
     return section
 
 
@@ -76,13 +76,20 @@ def _measure_blocks(ctx: Context, name: str, body: dict) -> list[Block]:
     return blocks
 
 
-def _agreement_blocks(agreement: dict) -> list[Block]:
+def _agreement_blocks(agreement: dict, measures: dict) -> list[Block]:
+    """Agreement between measures, read only between informative ones (noise agreeing means nothing)."""
     if not agreement:
         return []
     rows = []
     for key, rho in agreement.items():
         a, _, b = str(key).partition("~")
         r = finite(rho)
+        noisy = [fmt.measure_name(m) for m in (a, b) if obj(measures.get(m)).get("informative") is False]
+        if noisy:
+            reading = f"not read: {' and '.join(noisy)} {'is' if len(noisy) == 1 else 'are'} not informative"
+            rows.append([Cell([fmt.measure_name(a)]), Cell([fmt.measure_name(b) if b else fmt.DASH]),
+                         Cell([fmt.num(r, 2)], "num muted"), Cell([reading], "muted")])
+            continue
         reading = (fmt.DASH if r is None else "strong agreement" if r >= 0.7 else "moderate agreement"
                    if r >= 0.4 else "weak or no agreement" if r > -0.2 else "they disagree")
         rows.append([Cell([fmt.measure_name(a)]), Cell([fmt.measure_name(b) if b else fmt.DASH]),
@@ -90,7 +97,8 @@ def _agreement_blocks(agreement: dict) -> list[Block]:
     return [Heading("Agreement between measures"),
             Table(["Measure", "Measure", "ρ", "Reading"], rows, numeric=(2,),
                   caption="ρ: correlation between the off-diagonal entries of two measures' matrices. "
-                          "Measures that agree make the proposed grouping more trustworthy.")]
+                          "Measures that agree make the proposed grouping more trustworthy; a measure marked "
+                          "not informative is within its noise, so its agreement is not read.")]
 
 
 def _graph_measure(ctx: Context) -> str | None:

@@ -11,6 +11,8 @@ from .document import Block, Cell, Figure, Heading, Para, Section, Span, Table
 from .load import finite, obj
 
 _MARK = {"better": " ▲", "worse": " ▼"}
+#: alternatives per table of per-task metrics (more are split over several tables)
+PER_TABLE = 4
 
 
 def comparison_section(ctx: Context) -> Section:
@@ -38,7 +40,8 @@ def comparison_section(ctx: Context) -> Section:
         section.blocks.append(Heading("Gain over single-task networks"))
         section.blocks.append(Figure(
             fmt.slug("delta_m", ctx.figure_names),
-            figures.delta_m_bars([n for n, _, _ in dm], [m for _, m, _ in dm], [s for _, _, s in dm]),
+            figures.delta_m_bars([n for n, _, _ in dm], [m for _, m, _ in dm], [s for _, _, s in dm],
+                                 labels={n: fmt.alternative_name(n) for n, _, _ in dm}),
             alt="Bar chart of Delta_m for each alternative with error bars",
             caption=["Δm of each alternative (green: better than single-task, red: worse; the recommended "
                      "grouping is outlined). Error bars: ±1 standard deviation over seeds; bars whose error "
@@ -65,9 +68,9 @@ def _alternatives_table(alts: list[dict[str, Any]]) -> list[Block]:
         groups = [[str(t) for t in g] for g in a.get("groups") or []]
         label = fmt.alternative_name(name)
         rows.append([
-            Cell([Span(label, "b" if name == "recommended" else "")] + ([Span(name, "sub")] if label != name else [])),
+            Cell([Span(label, "b" if name == "recommended" else "")]),
             Cell([str(len(groups)) if groups else fmt.DASH], "num"),
-            Cell([fmt.groups_text(groups) or fmt.DASH]),
+            Cell(_chips(groups) or [fmt.DASH]),
             Cell([fmt.count(a.get("params"))], "num"),
             Cell([fmt.quantity(a.get("inference_cost"))], "num"),
             Cell([fmt.seconds(a.get("train_seconds"))], "num"),
@@ -95,22 +98,29 @@ def _per_task_blocks(ctx: Context, alts: list[dict[str, Any]]) -> list[Block]:
     cols = [a for a in alts if a.get("per_task")]
     if not cols or not tasks:
         return []
-    rows = []
-    for task in tasks:
-        base = obj(single.get(task))
-        metric = base.get("metric") or next((obj(a["per_task"].get(task)).get("metric") for a in cols
-                                             if obj(a["per_task"].get(task)).get("metric")), None)
-        row = [Cell([Span(ctx.color_of(task), "swatch"), Span(task, "task")]), Cell([str(metric or fmt.DASH)])]
-        for a in cols:
-            row.append(_score_cell(obj(a["per_task"].get(task)), base, a.get("name") == "single_task"))
-        rows.append(row)
-    header = ["Task", "Metric"] + [str(a.get("name")) for a in cols]
-    return [Heading("Per-task test metric of every alternative"), Table(
-        header, rows, numeric=tuple(range(2, len(header))),
-        caption="Mean ± std over seeds; below it, the task's mean relative change against the single-task "
-                "network as it enters Δm (positive is better whatever the metric's direction; RMSE for "
-                "regression). Green ▲ or red ▼: the difference "
-                "exceeds the combined seed spread of the two; unmarked: within seed noise.")]
+    blocks: list[Block] = [Heading("Per-task test metric of every alternative")]
+    # a few alternatives per table, so that every table fits a 1280-pixel screen without scrolling
+    chunks = [cols[i:i + PER_TABLE] for i in range(0, len(cols), PER_TABLE)]
+    for k, chunk in enumerate(chunks):
+        rows = []
+        for task in tasks:
+            base = obj(single.get(task))
+            metric = base.get("metric") or next((obj(a["per_task"].get(task)).get("metric") for a in cols
+                                                 if obj(a["per_task"].get(task)).get("metric")), None)
+            row = [Cell([Span(ctx.color_of(task), "swatch"), Span(task, "task")]), Cell([str(metric or fmt.DASH)])]
+            for a in chunk:
+                row.append(_score_cell(obj(a["per_task"].get(task)), base, a.get("name") == "single_task"))
+            rows.append(row)
+        header = ["Task", "Metric"] + [fmt.alternative_name(str(a.get("name"))) for a in chunk]
+        last = k == len(chunks) - 1
+        blocks.append(Table(
+            header, rows, numeric=tuple(range(2, len(header))),
+            caption="" if not last else
+            "Mean ± std over seeds; below it, the task's mean relative change against the single-task "
+            "network as it enters Δm (positive is better whatever the metric's direction; RMSE for "
+            "regression). Green ▲ or red ▼: the difference "
+            "exceeds the combined seed spread of the two; unmarked: within seed noise."))
+    return blocks
 
 
 def _score_cell(score: dict[str, Any], base: dict[str, Any], is_base: bool) -> Cell:
@@ -145,12 +155,13 @@ def _cost_blocks(ctx: Context, alts: list[dict[str, Any]]) -> list[Block]:
     if len(points) < 2 and not curve:
         return [Para(["Too few alternatives with an inference cost to plot performance against cost."], kind="note")]
     unit = (ctx.data.comparison or {}).get("inference_cost_unit")
-    png = figures.cost_figure(points, curve, f"inference cost ({unit})" if unit else "inference cost per example")
+    png = figures.cost_figure(points, curve, f"inference cost ({unit})" if unit else "inference cost per example",
+                              labels={p.name: fmt.alternative_name(p.name) for p in points})
     return [Heading("Performance against inference cost"), Figure(
         fmt.slug("cost", ctx.figure_names), png, alt="Delta_m against inference cost for each alternative",
-        caption=["Each point is an alternative (the star is the recommended grouping); the dashed step line is "
-                 "the Pareto front, the best Δm reachable at each cost"
-                 + ("; the purple line is the best selection found at each budget" if curve else "")
+        caption=["Each point is an alternative, numbered as in the list beside the plot (the star is the "
+                 "recommended grouping); the dashed step line is the Pareto front, the best Δm reachable at each cost"
+                 + ("; the purple step line is the best selection found at each budget" if curve else "")
                  + ", in the spirit of the budget plots of Standley et al. (ICML 2020)."])]
 
 
@@ -158,5 +169,30 @@ def _evidence_blocks(verdict: dict[str, Any]) -> list[Block]:
     evidence = obj(verdict.get("evidence"))
     if not evidence:
         return []
-    rows = [[Cell([fmt.humanize(str(k))]), Cell([fmt.value(v)])] for k, v in evidence.items()]
+    rows = [[Cell([fmt.evidence_label(str(k))]), Cell(_evidence_value(str(k), v))] for k, v in evidence.items()]
     return [Heading("Evidence behind the verdict"), Table(["Evidence", "Value"], rows)]
+
+
+def _evidence_value(key: str, value: Any) -> list[Any]:
+    """An evidence value in words: groups as chips, alternatives by their label, shares in percent."""
+    if isinstance(value, list) and value and all(isinstance(g, list) for g in value):
+        return _chips([[str(t) for t in g] for g in value])
+    if isinstance(value, str) and key.startswith("best_"):
+        return [fmt.alternative_name(value)]
+    if isinstance(value, str):
+        return [fmt.measure_name(value) if key.endswith("_measure") else value]
+    v = finite(value)
+    if v is not None and not isinstance(value, bool):
+        if key.endswith("_share"):
+            return [f"{100 * v:.0f}%"]
+        if "ratio" in key:
+            return [f"{v:.2f}×"]
+        if key == "seeds":
+            return [str(int(v))]
+        return [fmt.num(v, 4)]
+    return [fmt.value(value)]
+
+
+def _chips(groups: list[list[str]]) -> list[Any]:
+    """A grouping as one chip per group."""
+    return [Span(", ".join(g), "chip") for g in groups]

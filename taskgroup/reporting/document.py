@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Union
 
-SpanStyle = Literal["", "b", "i", "code", "task", "swatch", "sub"]
+SpanStyle = Literal["", "b", "i", "code", "task", "swatch", "sub", "chip"]
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,12 @@ def _fmt_cell(v: float, scale: float) -> str:
     return f"{v:.{_decimals(scale)}f}"
 
 
+def _fmt_err(e: float, scale: float) -> str:
+    """A standard error with the value's decimals, or one significant digit when those would show 0."""
+    text = _fmt_cell(e, scale)
+    return text if float(text) > 0 else f"{e:.1g}"
+
+
 def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, value_label: str,
             stderr: np.ndarray | None = None) -> bytes:
     """Source tasks as rows, target tasks as columns, a diverging map centred at 0.
@@ -179,8 +185,8 @@ def _annotate(ax, m: np.ndarray, stderr: np.ndarray | None, vmax: float, fs: flo
                 ax.text(j, i, "n/a", ha="center", va="center", fontsize=fs - 1, color=MUTED)
                 continue
             text = _fmt_cell(v, vmax)
-            if with_err and np.isfinite(stderr[i, j]):
-                text += f"\n±{_fmt_cell(stderr[i, j], vmax)}"
+            if with_err and np.isfinite(stderr[i, j]) and stderr[i, j] > 0:
+                text += f"\n±{_fmt_err(stderr[i, j], vmax)}"
             color = "white" if abs(v) / vmax > 0.6 else INK
             ax.text(j, i, text, ha="center", va="center", fontsize=fs - (1 if with_err else 0),
                     color=color, linespacing=1.1)
@@ -280,14 +286,17 @@ def graph_figure(matrix: np.ndarray, labels: Sequence[str], node_colors: Sequenc
 
 
 def delta_m_bars(names: Sequence[str], means: Sequence[float], stds: Sequence[float],
-                 highlight: str = "recommended") -> bytes:
-    """Delta_m of each alternative as horizontal bars with one standard deviation as error bars."""
+                 highlight: str = "recommended", labels: dict[str, str] | None = None) -> bytes:
+    """Delta_m of each alternative as horizontal bars with one standard deviation as error bars.
+
+    ``labels`` maps an alternative's name to the label shown (default: the name).
+    """
     order = np.argsort(np.asarray(means, dtype=float))
     names = [names[i] for i in order]
     means = np.asarray(means, dtype=float)[order]
     stds = np.nan_to_num(np.asarray(stds, dtype=float)[order])
     k = len(names)
-    labels = [mpl_text(nm, 28) for nm in names]
+    labels = [mpl_text((labels or {}).get(nm, nm), 44) for nm in names]
     fig, ax = _frame(5.2, _clamp(0.36 * k + 0.3, 1.2, 11.0), left=_text_width(max(map(len, labels)), 9) + 0.2,
                      right=0.2, bottom=0.6, top=0.15)
     colors = [NEUTRAL if nm == "single_task" else BETTER if v > 0 else WORSE if v < 0 else NEUTRAL
@@ -334,16 +343,28 @@ def _coincident(points: Sequence[Point]) -> dict[tuple[float, float], list[str]]
     return at
 
 
-def cost_figure(points: Sequence[Point], curve: Sequence[Point] = (), cost_label: str = "inference cost") -> bytes:
-    """Delta_m against inference cost for every alternative, with the Pareto front as a step line."""
-    fig, ax = _frame(5.6, 3.6, left=0.75, right=0.3, bottom=0.6, top=0.2)
+def cost_figure(points: Sequence[Point], curve: Sequence[Point] = (), cost_label: str = "inference cost",
+                labels: dict[str, str] | None = None) -> bytes:
+    """Delta_m against inference cost for every alternative, with the Pareto front as a step line.
+
+    Points are numbered on the plot and named in a list beside it (no labels over each other);
+    the best selection at each budget is drawn as a step line, since it changes only at a budget.
+    """
+    at = _coincident(points)
+    entries = [" = ".join((labels or {}).get(nm, nm) for nm in names) for names in at.values()]
+    listed = [f"{k + 1}  {mpl_text(e, 46)}" for k, e in enumerate(entries)]
+    list_width = _text_width(max((len(t) for t in listed), default=0), 8)
+    fig, ax = _frame(5.4, 3.6, left=0.75, right=0.45 + list_width, bottom=0.6, top=0.2)
+    total = 0.75 + 5.4 + 0.45 + list_width
     costs = np.array([p.cost for p in points] + [p.cost for p in curve], dtype=float)
     if costs.size and costs.min() > 0 and costs.max() / costs.min() > 20:
         ax.set_xscale("log")
     if curve:
         c = sorted(curve, key=lambda p: p.cost)
+        ax.step([p.cost for p in c], [p.delta_m for p in c], where="post", color="#7b3294", lw=1.4,
+                label="best selection at each budget", zorder=2)
         ax.errorbar([p.cost for p in c], [p.delta_m for p in c], yerr=[p.std for p in c], color="#7b3294",
-                    marker="D", ms=4, lw=1.4, capsize=2, label="best selection at each budget", zorder=2)
+                    fmt="D", ms=4, capsize=2, zorder=2)
     front = pareto_front(points)
     if len(front) > 1:
         ax.step([p.cost for p in front], [p.delta_m for p in front], where="post", color=MUTED, ls="--",
@@ -352,10 +373,15 @@ def cost_figure(points: Sequence[Point], curve: Sequence[Point] = (), cost_label
         color = POSITIVE if p.highlight else NEUTRAL if p.name == "single_task" else "#4d4d4d"
         ax.errorbar([p.cost], [p.delta_m], yerr=[p.std], fmt="o" if not p.highlight else "*",
                     ms=7 if not p.highlight else 13, color=color, capsize=3, zorder=3)
-    for (cost, dm), names in _coincident(points).items():
+    same_cost: dict[float, int] = {}
+    for k, ((cost, dm), names) in enumerate(at.items()):
         lead = any(p.highlight for p in points if (p.cost, p.delta_m) == (cost, dm))
-        ax.annotate(" = ".join(mpl_text(nm, 24) for nm in names), (cost, dm), textcoords="offset points",
-                    xytext=(7, 5), fontsize=8, color=INK if lead else MUTED, fontweight="bold" if lead else "normal")
+        shift = same_cost.get(cost, 0)  # numbers of points at one cost side by side, not over each other
+        same_cost[cost] = shift + 1
+        ax.annotate(str(k + 1), (cost, dm), textcoords="offset points", xytext=(6 + 9 * shift, 4), fontsize=8,
+                    color=INK if lead else MUTED, fontweight="bold" if lead else "normal")
+    fig.text((0.75 + 5.4 + 0.35) / total, 0.95, "\n".join(listed), fontsize=8, color=INK, va="top", ha="left",
+             linespacing=1.5)
     ax.axhline(0, color=INK, lw=0.8)
     ax.set_xlabel(mpl_text(cost_label, 80) + " (lower is cheaper)", fontsize=9, color=MUTED)
     ax.set_ylabel("Δm, % (higher is better)", fontsize=9, color=MUTED)
@@ -363,7 +389,8 @@ def cost_figure(points: Sequence[Point], curve: Sequence[Point] = (), cost_label
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
-    if curve or len(front) > 1:
-        ax.legend(fontsize=8, frameon=False, loc="best")
+    if curve or len(front) > 1:  # beside the plot, under the numbered list
+        ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(1 + 0.3 / 5.4, 0.0),
+                  borderaxespad=0.0)
     ax.margins(0.15)
     return _png(fig)

@@ -39,9 +39,53 @@ def measure_name(name: str) -> str:
     return MEASURE_NAMES.get(name, name.replace("_", " "))
 
 
+WEIGHTING_NAMES = {"equal": "equal weights", "uncertainty": "uncertainty weighting", "dwa": "DWA weighting",
+                   "gradnorm": "GradNorm weighting"}
+
+
 def alternative_name(name: str) -> str:
-    """An alternative's human name."""
-    return ALTERNATIVE_NAMES.get(name, name)
+    """An alternative's one human-readable label, used everywhere in the report.
+
+    ``all_in_one_gradnorm`` -> ``all tasks in one network (GradNorm weighting)``; ``random-2`` ->
+    ``random grouping 2``; other identifiers get their underscores spaced.
+    """
+    if name in ALTERNATIVE_NAMES:
+        return ALTERNATIVE_NAMES[name]
+    for base in ("all_in_one", "soft_sharing"):
+        if name.startswith(base + "_") and name[len(base) + 1:] in WEIGHTING_NAMES:
+            return f"{ALTERNATIVE_NAMES[base]} ({WEIGHTING_NAMES[name[len(base) + 1:]]})"
+    found = re.fullmatch(r"random-(\d+)", name)
+    if found:
+        return f"random grouping {found.group(1)}"
+    return name.replace("_", " ")
+
+
+#: labels of the verdict's evidence (keys of comparison.json's verdict.evidence)
+EVIDENCE_LABELS = {
+    "recommended_groups": "Recommended groups",
+    "delta_m_test": "Δm on test (%)",
+    "delta_m_test_std": "Δm on test: standard deviation over seeds",
+    "delta_m_test_se": "Δm on test: standard error",
+    "delta_m_val": "Δm on validation (%)",
+    "delta_m_val_se": "Δm on validation: standard error",
+    "seeds": "Seeds",
+    "vs_all_in_one_test": "Δm gain over all tasks in one network, test (points)",
+    "vs_all_in_one_val": "Δm gain over all tasks in one network, validation (points)",
+    "inference_cost_ratio_vs_all_in_one": "Inference cost relative to all tasks in one network",
+    "vs_random_mean_test": "Δm gain over the random groupings' mean, test (points)",
+    "negative_transfer_share": "Share of task pairs with negative transfer",
+    "negative_transfer_measure": "Measure behind the negative-transfer share",
+    "best_on_validation": "Best alternative on validation",
+}
+
+
+def evidence_label(key: str) -> str:
+    """A readable label for an evidence key (known keys by name, others spelled out)."""
+    if key in EVIDENCE_LABELS:
+        return EVIDENCE_LABELS[key]
+    words = key.replace("all_in_one", "all tasks in one network").replace("_val", " validation")
+    words = re.sub(r"_se\b", " standard error", words.replace("_std", " standard deviation"))
+    return humanize(words.replace(" vs ", " against ").replace("vs_", "against_"))
 
 
 def slug(text: str, taken: set[str]) -> str:

@@ -19,6 +19,7 @@ from .document import (Block, Bullets, Cell, Columns, Document, Figure, Heading,
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 WIDE_PX = 1000  # figures wider than the text column may use the whole window
+LONG_NAME = 40  # task names longer than this are shortened in the page, the full name on hover
 
 CSS = """
 :root { --ink:#1f2328; --muted:#59636e; --line:#d1d9e0; --soft:#f6f8fa; --accent:#1b6ca8;
@@ -55,9 +56,12 @@ li { margin: 4px 0; }
 .table-wrap { overflow-x: auto; margin: 12px 0 4px; }
 table { border-collapse: collapse; font-size: 0.9rem; min-width: 50%; }
 th, td { border-bottom: 1px solid var(--line); padding: 6px 10px; text-align: left; vertical-align: top; }
-th { background: var(--soft); font-weight: 600; white-space: nowrap; }
+th { background: var(--soft); font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fbfcfd; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
+td { overflow-wrap: anywhere; }
+td:has(> .swatch) { white-space: nowrap; }
 td.better { background: var(--good-bg) !important; color: var(--good); }
 td.worse { background: var(--bad-bg) !important; color: var(--bad); }
 td.muted { color: var(--muted); }
@@ -70,11 +74,14 @@ figure.wide { width: min(96vw, 1560px); margin-left: 50%; transform: translateX(
 figure.wide figcaption { max-width: 1032px; margin-left: auto; margin-right: auto; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid #eef0f2; border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 6px; max-width: 860px; }
-.task { font-weight: 600; overflow-wrap: anywhere; }
+.task { font-weight: 600; white-space: nowrap; }
+.chip { display: inline-block; margin: 1px 4px 1px 0; padding: 0 7px; border: 1px solid var(--line);
+  border-radius: 10px; background: var(--soft); font-size: 0.85rem; white-space: normal; }
+.callout, .stat, p, li, figcaption, .caption { overflow-wrap: anywhere; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
 code { background: var(--soft); padding: 1px 5px; border-radius: 4px; font-size: 0.88em; }
 pre { background: var(--soft); padding: 12px 14px; border-radius: 6px; overflow-x: auto; font-size: 0.85rem;
-  line-height: 1.45; white-space: pre; }
+  line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
 .swatch { display: inline-block; width: 0.8em; height: 0.8em; border-radius: 2px; margin-right: 6px;
   vertical-align: -0.05em; }
 footer { color: var(--muted); font-size: 0.82rem; padding-top: 12px; padding-bottom: 40px;
@@ -178,7 +185,10 @@ def _inline(spans: Inline) -> str:
             tag = {"b": "strong", "i": "em", "code": "code"}.get(s.style)
             if tag:
                 out.append(f"<{tag}>{escape(s.text)}</{tag}>")
-            elif s.style in ("task", "sub"):
+            elif s.style == "task" and len(s.text) > LONG_NAME:
+                short = s.text[:LONG_NAME // 2] + "…" + s.text[-(LONG_NAME // 3):]
+                out.append(f'<span class="task" title="{escape(s.text)}">{escape(short)}</span>')
+            elif s.style in ("task", "sub", "chip"):
                 out.append(f'<span class="{s.style}">{escape(s.text)}</span>')
             else:
                 out.append(escape(s.text))

@@ -108,7 +108,9 @@ def _inline(spans: Inline, in_table: bool = False) -> str:
         elif s.style == "code":
             out.append(_code(s.text, in_table))
         elif s.style in ("b", "task"):
-            out.append(f"**{md_escape(s.text)}**")
+            out.append(_strong(s.text))
+        elif s.style == "chip":
+            out.append("{" + md_escape(s.text) + "} ")
         elif s.style == "i":
             out.append(f"*{md_escape(s.text)}*")
         elif s.style == "sub":
@@ -116,3 +118,12 @@ def _inline(spans: Inline, in_table: bool = False) -> str:
         else:
             out.append(md_escape(s.text))
     return "".join(out)
+
+
+def _strong(text: str) -> str:
+    """Bold text with its surrounding spaces outside the markers (``**a: **`` does not render as bold)."""
+    core = text.strip()
+    if not core:
+        return text
+    lead, trail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+    return f"{lead}**{md_escape(core)}**{trail}"
