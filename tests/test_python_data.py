@@ -167,3 +167,25 @@ def test_worker_processes_read_the_same_data():
     assert one.fingerprint() == two.fingerprint()
     rows = torch.arange(0, 90, 3)
     assert torch.equal(two.inputs.read(rows.tolist()), ds.x[rows])
+
+
+def test_groups_keep_each_subject_in_one_split():
+    rng = np.random.default_rng(1)
+    subject = np.repeat(np.arange(40), 10)
+    X = rng.normal(size=(400, 3)) + subject[:, None] * 0.1
+    y = {"score": X[:, 0] + rng.normal(size=400), "flag": (X[:, 1] > 0).astype(float)}
+    ts = TaskSet.from_arrays(X, y, groups=subject)
+    row = ts.row_split
+    for s in range(40):
+        assert len(set(row[subject == s].tolist())) == 1
+    assert len(set(row.tolist())) == 3
+    frame = Frame({"a": X[:, 0].tolist(), "b": X[:, 1].tolist(), "who": [f"p{s}" for s in subject],
+                   "score": y["score"].tolist()})
+    from_frame = TaskSet.from_frame(frame, tasks=["score"], groups="who")
+    assert from_frame.feature_names == ["a", "b"]
+    fr = from_frame.row_split
+    assert all(len(set(fr[subject == s].tolist())) == 1 for s in range(40))
+    with pytest.raises(DataError, match="groups has 3 values for 400 rows"):
+        TaskSet.from_arrays(X, y, groups=[1, 2, 3])
+    with pytest.raises(DataError, match="no column 'whom' for groups"):
+        TaskSet.from_frame(frame, tasks=["score"], groups="whom")

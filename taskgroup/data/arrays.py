@@ -77,8 +77,11 @@ def _per_name(value: Any, names: Sequence[str], what: str, where: str) -> list[A
 
 def assemble(X: np.ndarray, columns: Mapping[str, np.ndarray], specs: Sequence[TaskSpec], where: str, *,
              name: str, feature_names: Sequence[str] | None = None, split: Sequence[float] = (0.6, 0.2, 0.2),
-             seed: int = 0, meta: dict[str, Any] | None = None) -> TaskSet:
-    """Build a task set from inputs and named raw target columns; ``specs`` pick and type the tasks."""
+             seed: int = 0, meta: dict[str, Any] | None = None, groups: Any = None) -> TaskSet:
+    """Build a task set from inputs and named raw target columns; ``specs`` pick and type the tasks.
+
+    ``groups`` (one label per row: subject, patient, site) keeps each group's rows in one split.
+    """
     check_specs(specs, where)
     available = list(columns)
     tasks, targets, masks = [], {}, {}
@@ -93,7 +96,7 @@ def assemble(X: np.ndarray, columns: Mapping[str, np.ndarray], specs: Sequence[T
         targets[spec.name] = y
         masks[spec.name] = mask
     return TaskSet(X, tasks, targets, masks, name=name, feature_names=list(feature_names or []),
-                   split_fractions=tuple(split), split_seed=seed, meta=dict(meta or {}))  # type: ignore[arg-type]
+                   split_fractions=tuple(split), split_seed=seed, meta=dict(meta or {}), groups=groups)  # type: ignore[arg-type]
 
 
 def taskset_from_arrays(data: Any, Y: Any = None, names: Sequence[str] | None = None, kinds: Any = None,

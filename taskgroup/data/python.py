@@ -64,13 +64,14 @@ def _specs(tasks: Any, available: Sequence[str], where: str) -> list[TaskSpec]:
 
 
 def from_arrays(X: Any, targets: Mapping[str, Any], kinds: Any = None, *, masks: Mapping[str, Any] | None = None,
-                metrics: Any = None, tasks: Any = None, feature_names: Sequence[str] | None = None,
+                groups: Any = None, metrics: Any = None, tasks: Any = None, feature_names: Sequence[str] | None = None,
                 name: str = "arrays", split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> TaskSet:
     """A task set from inputs ``X`` (rows first) and ``targets``, a mapping from task name to a 1-D array.
 
     Arrays may be NumPy arrays or torch tensors. A row is unlabelled for a task where its target is
     NaN (or None), or where ``masks[task]`` is False. ``kinds`` and ``metrics``: one string for all
     tasks, or a mapping by task name; ``tasks`` (names or specs) picks and types tasks instead.
+    ``groups``: one label per row (subject, patient, site); all rows of a group land in one split.
     """
     where = name
     if not isinstance(targets, Mapping) or not targets:
@@ -100,7 +101,21 @@ def from_arrays(X: Any, targets: Mapping[str, Any], kinds: Any = None, *, masks:
         metric_of = _per_task(metrics, list(columns), "metrics", where)
         specs = [TaskSpec(s.name, kind=kind_of[s.name], metric=metric_of[s.name]) for s in specs]
     return assemble(arr, columns, specs, where, name=name, feature_names=feature_names, split=split, seed=seed,
-                    meta={"source": f"arrays ({name})", "origin": "TaskSet.from_arrays"})
+                    meta={"source": f"arrays ({name})", "origin": "TaskSet.from_arrays"},
+                    groups=_groups(groups, len(arr), where))
+
+
+def _groups(groups: Any, n: int, where: str) -> np.ndarray | None:
+    """One group label per row (as text, so that 1 and "1" are one group), or None."""
+    if groups is None:
+        return None
+    g = _numpy(groups).reshape(-1)
+    if len(g) != n:
+        raise DataError(f"{where}: groups has {len(g)} values for {n} rows")
+    missing = [i for i, x in enumerate(g.tolist()) if _missing(x)]
+    if missing:
+        raise DataError(f"{where}: groups: row {missing[0]} has no group")
+    return np.array([str(x) for x in g.tolist()], dtype=object)
 
 
 def _per_task(value: Any, names: list[str], what: str, where: str) -> dict[str, Any]:
@@ -114,12 +129,13 @@ def _per_task(value: Any, names: list[str], what: str, where: str) -> dict[str, 
     raise ConfigError(f"{where}: {what} must be one string or a mapping from task name, not {type(value).__name__}")
 
 
-def from_frame(frame: Any, tasks: Any, features: Sequence[str] | None = None, *, name: str = "frame",
-               split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> TaskSet:
+def from_frame(frame: Any, tasks: Any, features: Sequence[str] | None = None, *, groups: str | None = None,
+               name: str = "frame", split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> TaskSet:
     """A task set from a DataFrame: ``tasks`` name target columns (or specs), ``features`` the inputs.
 
     ``features`` defaults to every column that is no task's target; they must be numeric and complete.
     Missing target cells (None, NaN, a frame library's NA) leave the row unlabelled for that task.
+    ``groups`` names a column (subject, patient, site) whose rows all land in one split; it is not a feature.
     """
     where = name
     if not hasattr(frame, "columns") or not hasattr(frame, "__getitem__"):
@@ -127,10 +143,12 @@ def from_frame(frame: Any, tasks: Any, features: Sequence[str] | None = None, *,
                         f"not {type(frame).__name__}")
     header = [str(c) for c in frame.columns]
     specs = _specs(tasks, [], where)
-    target_columns = {s.source_column for s in specs}
+    target_columns = {s.source_column for s in specs} | ({str(groups)} if groups is not None else set())
     for s in specs:
         if s.source_column not in header:
             raise DataError(f"{where}: no column {s.source_column!r} for task {s.name!r}")
+    if groups is not None and str(groups) not in header:
+        raise DataError(f"{where}: no column {groups!r} for groups")
     names = [h for h in header if h not in target_columns] if features is None else [str(f) for f in features]
     for f in names:
         if f not in header:
@@ -152,7 +170,8 @@ def from_frame(frame: Any, tasks: Any, features: Sequence[str] | None = None, *,
     X = np.column_stack(cols)
     columns = {s.source_column: _raw_column(frame[s.source_column]) for s in specs}
     return assemble(X, columns, specs, where, name=name, feature_names=names, split=split, seed=seed,
-                    meta={"source": f"data frame ({name})", "origin": "TaskSet.from_frame"})
+                    meta={"source": f"data frame ({name})", "origin": "TaskSet.from_frame"},
+                    groups=None if groups is None else _groups(frame[str(groups)], len(X), where))
 
 
 def _label(value: Any) -> Any:
@@ -189,15 +208,16 @@ def _label_column(values: list[Any], where: str, task: str) -> np.ndarray:
     return out
 
 
-def from_dataset(dataset: Any, tasks: Any, *, batch_size: int = 256, workers: int = 0, name: str | None = None,
-                 split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> TaskSet:
+def from_dataset(dataset: Any, tasks: Any, *, batch_size: int = 256, workers: int = 0, groups: Any = None,
+                 name: str | None = None, split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> TaskSet:
     """A task set over a map-style ``torch.utils.data.Dataset`` whose items are ``(input, {task: label})``.
 
     One pass through a ``DataLoader`` (``batch_size`` items at a time, ``workers`` worker processes)
     reads every label, checks the inputs (same shape, finite) and takes a content digest; the inputs
     stay in the Dataset and are read again a batch at a time when trained on. A task absent from an
     item's mapping (or None/NaN) leaves that item unlabelled for it. Labels are numbers, class
-    names, or arrays (structured targets of ``custom`` tasks).
+    names, or arrays (structured targets of ``custom`` tasks). ``groups``: one label per item; all
+    items of a group land in one split.
     """
     where = name or type(dataset).__name__
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
@@ -238,7 +258,8 @@ def from_dataset(dataset: Any, tasks: Any, *, batch_size: int = 256, workers: in
     columns = {t: _label_column(v, where, t) for t, v in labels.items()}
     streamed = StreamedInputs(dataset, n, row_shape, digest.hexdigest(), batch_size=batch_size, workers=workers)
     return assemble(streamed, columns, specs, where, name=where, split=split, seed=seed,
-                    meta={"source": f"torch Dataset {type(dataset).__name__}", "origin": "TaskSet.from_dataset"})
+                    meta={"source": f"torch Dataset {type(dataset).__name__}", "origin": "TaskSet.from_dataset"},
+                    groups=_groups(groups, n, where))
 
 
 __all__ = ["from_arrays", "from_dataset", "from_frame"]
