@@ -164,12 +164,13 @@ def run(config: str | Path | Config | None, out: str | Path, *, force: bool = Fa
     return paths
 
 
-def status(directory: str | Path) -> dict[str, Any]:
+def status(directory: str | Path, *, data: TaskSet | None = None) -> dict[str, Any]:
     """What a run directory holds: finished units by kind, time spent, steps done, units left.
 
     Reads only (no lock), so it can watch a run in progress. ``left`` maps ``analyze`` (and
     ``compare`` once ``groupings.json`` exists) to ``{"total": n, "done": k}`` over the units that
-    step plans from the saved configuration; it is empty when the data cannot be loaded.
+    step plans from the saved configuration; it is empty when the data cannot be loaded (pass
+    ``data`` for a run whose task set was given from Python).
     """
     from .runtime.store import RunStore
     from .runtime.rundir import FILES, STORE
@@ -181,7 +182,7 @@ def status(directory: str | Path) -> dict[str, Any]:
         raise RunDirError(f"{d}: not a run directory (no {STORE})")
     with RunStore(d / STORE, create=False) as store:
         summary = store.summary()
-        left = _planned(d, store)
+        left = _planned(d, store, data)
     steps = {name.split(".")[0]: (d / name).is_file() for name in (*FILES, "report.html")}
     seconds = sum(row["seconds"] for row in summary.values())
     return {"units": summary, "steps": steps, "left": left, "seconds": seconds}
@@ -197,7 +198,7 @@ def _optional_json(path: Path) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def _planned(d: Path, store: Any) -> dict[str, dict[str, int]]:
+def _planned(d: Path, store: Any, data: TaskSet | None = None) -> dict[str, dict[str, int]]:
     """Units each step plans from the saved config, and how many of them the store holds."""
     from .affinity.analyze import plan_units
     from .comparison.compare import network_key, plan
@@ -207,8 +208,7 @@ def _planned(d: Path, store: Any) -> dict[str, dict[str, int]]:
         return {}
     out: dict[str, dict[str, int]] = {}
     try:
-        cfg = load_run_config(d)
-        taskset = load_data(cfg)
+        cfg, taskset = resolve_data(load_run_config(d), data)
         affinity = _optional_json(d / "affinity.json")
         settings = (affinity or {}).get("settings") or {}
         measures = settings.get("measures") or cfg.analyze.measures

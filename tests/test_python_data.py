@@ -155,6 +155,8 @@ def test_every_step_takes_data_and_checks_it_is_the_same(tmp_path):
     other = TaskSet.from_arrays(X + 1, targets)
     with pytest.raises(DataError, match="differ from those analyze measured"):
         taskgroup.compare(out, data=other)
+    assert taskgroup.status(out)["left"] == {}            # the plan needs the data
+    assert taskgroup.status(out, data=ts)["left"]["analyze"]["done"] == taskgroup.status(out, data=ts)["left"]["analyze"]["total"]
     taskgroup.compare(out, data=ts)
     taskgroup.report(out)
     assert (out / "report.html").is_file()
