@@ -16,6 +16,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from taskgroup.affinity.matrix import spearman_offdiag  # noqa: F401 - re-used by the benchmarks
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -147,21 +149,6 @@ class Timer:
 
     def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.start
-
-
-def off_diagonal(m: Any) -> np.ndarray:
-    a = np.asarray(m, dtype=float)
-    return a[~np.eye(len(a), dtype=bool)]
-
-
-def spearman_offdiag(a: Any, b: Any) -> float:
-    """Spearman rank correlation of two square matrices over their off-diagonal entries."""
-    from scipy.stats import spearmanr
-
-    x, y = off_diagonal(a), off_diagonal(b)
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(spearmanr(x, y).statistic)
 
 
 def growth_exponent(ns: Sequence[float], seconds: Sequence[float]) -> float:

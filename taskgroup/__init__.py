@@ -8,8 +8,7 @@ of them; :func:`load` returns the trained recommended grouping for prediction.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__  # noqa: E402
 from .config import Config, load_config  # noqa: E402
 from .errors import ConfigError, DataError, RunDirError, TaskgroupError, TrainingError  # noqa: E402
 from .pipeline import analyze, compare, group, report, run, status  # noqa: E402

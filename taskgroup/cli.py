@@ -257,7 +257,7 @@ def group(directory: str, max_groups: int | None, budget: float | None, partitio
 def select(scores: str, budget: float | None, max_networks: int | None, predict: str | None, maximize: bool,
            partition: bool) -> None:
     """Choose networks from SCORES.json exactly (integer program); prints JSON."""
-    from .grouping.selection import load_scores_file, select_from_scores
+    from .grouping.scorefile import load_scores_file, select_from_scores
 
     doc = load_scores_file(scores)
     if budget is None and max_networks is None:

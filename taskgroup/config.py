@@ -17,7 +17,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .affinity.measures import REQUESTABLE
+from .affinity.measures import JOINT, MEASURES, REQUESTABLE
 from .errors import ConfigError
 from .registry import suggestion
 from .training.encoders import check_encoder_spec
@@ -151,6 +151,11 @@ class TaskConfig(_Section):
     expression: str | None = None
     """A derived target computed from the table's columns, e.g. ``"age > 65"`` (see :mod:`taskgroup.data.expression`)."""
 
+    @property
+    def source_column(self) -> str:
+        """The column (or array) that holds the task's targets."""
+        return self.column or self.name
+
     def _key(self, name: str) -> str:
         return f"task {self.name!r}: {name}" if isinstance(self.name, str) else f"tasks.{name}"
 
@@ -227,6 +232,21 @@ class AnalyzeConfig(_Section):
                 raise ConfigError(f"analyze.measures: unknown measure {m!r}{suggestion(m, REQUESTABLE)}")
         if self.phase > 1:
             raise ConfigError(f"analyze.phase is a fraction of training and must be at most 1, not {self.phase}")
+        if any(MEASURES[m].target == JOINT for m in self.measures):
+            self.check_windows()
+
+    @property
+    def window_steps(self) -> int:
+        """Steps in one measurement window of the joint run."""
+        return max(1, min(self.window, self.every))
+
+    def check_windows(self) -> None:
+        """The joint run must complete at least one measurement window within its measured phase."""
+        measured = int(self.steps * self.phase)
+        if measured < self.window_steps:
+            raise ConfigError(f"analyze: no measurement window of {self.window_steps} steps fits in the measured "
+                              f"{measured} steps (analyze.steps x analyze.phase); raise analyze.steps or "
+                              "analyze.phase, or lower analyze.window")
 
 
 @dataclass

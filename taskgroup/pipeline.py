@@ -109,7 +109,8 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
                      max_groups=max_groups if max_groups is not None else g.max_groups,
                      budget=budget if budget is not None else g.budget,
                      partition=g.partition if partition is None else partition,
-                     measure=measure or g.measure)
+                     measure=measure or g.measure,
+                     seed=cfg.seed)
         write_output(directory, "groupings.json", doc)
     return doc
 

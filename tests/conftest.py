@@ -2,16 +2,54 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(1)
+
+#: the smallest experiment that runs every step: synthetic-small (4 tasks), tiny networks, few steps
+TINY: dict[str, Any] = {
+    "seed": 0,
+    "data": {"builtin": "synthetic-small"},
+    "model": {"hidden": [8]},
+    "train": {"steps": 20, "eval_every": 10},
+    "analyze": {"steps": 20, "every": 5, "window": 2, "probe_steps": 20, "probe_eval_every": 10, "probe_seeds": 1},
+    "compare": {"seeds": 1, "random_groupings": 0, "alternatives": ["recommended", "single_task"]},
+}
+
+
+def tiny_toml(**sections: dict[str, Any]) -> str:
+    """The TOML text of :data:`TINY`, each section updated by ``sections`` (``train={"steps": 30}``)."""
+    doc = {k: (dict(v) if isinstance(v, dict) else v) for k, v in TINY.items()}
+    for name, values in sections.items():
+        doc.setdefault(name, {}).update(values)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    for name, values in doc.items():
+        if isinstance(values, dict):
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:data:`TINY` written once per session; tests read it, never change it."""
+    path = tmp_path_factory.mktemp("tiny") / "config.toml"
+    path.write_text(tiny_toml(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(name="tiny_toml")
+def tiny_toml_fixture() -> Callable[..., str]:
+    """:func:`tiny_toml`, for a test that needs a variant of the tiny experiment."""
+    return tiny_toml
 
 
 def shared_path() -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -87,8 +89,12 @@ def test_batched_and_one_at_a_time_probes_agree():
     ts = synthetic(n_clusters=2, tasks_per_cluster=2, rows_per_task=80, kind="mixed", seed=2)
     names = ts.task_names
     specs = [ProbeSpec((n,), 0) for n in names] + [ProbeSpec((names[0], names[1]), 0), ProbeSpec((names[1], names[3]), 1)]
+    clock = time.perf_counter()
     batched = train_probes(ts, specs, QUICK, SMALL, batched=True)
+    elapsed = time.perf_counter() - clock
     alone = train_probes(ts, specs, QUICK, SMALL, batched=False)
+    # each probe's time is its share of its stack's training (it was once overwritten by a row offset)
+    assert 0 < sum(r["seconds"] for r in batched) <= elapsed
     for a, b in zip(batched, alone):
         assert a["tasks"] == b["tasks"] and a["best_step"] == b["best_step"]
         for t in a["val"]:
@@ -139,3 +145,15 @@ def test_agreement_is_spearman_over_off_diagonal_entries():
     agr = agreement({"p": a, "q": b, "r": c})
     assert agr["p~q"] == pytest.approx(1.0)
     assert agr["p~r"] == pytest.approx(-1.0)
+
+
+def test_a_joint_run_with_no_measurement_window_is_a_one_line_config_error():
+    from taskgroup.errors import ConfigError
+
+    ts = synthetic(n_clusters=1, tasks_per_cluster=2, rows_per_task=40, seed=0)
+    cfg = AnalyzeConfig(measures=["transfer"], steps=4, phase=0.5, window=5, every=10)  # valid: no joint measure
+    with pytest.raises(ConfigError, match="no measurement window of 5 steps fits in the measured 2 steps") as info:
+        joint_run(ts, ts.task_names, cfg, SMALL, measures=("gradient_cosine",))
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="no measurement window"):
+        AnalyzeConfig(steps=4, phase=0.5, window=5, every=10)  # the default measures need the joint run

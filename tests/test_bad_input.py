@@ -20,6 +20,11 @@ from click.testing import CliRunner, Result
 from taskgroup.cli import main
 from taskgroup.runtime.store import RunLock
 
+if __package__:  # tests/ is a package
+    from .checks import assert_refused
+else:  # tests/ is on sys.path (pytest's default rootdir-less import)
+    from checks import assert_refused
+
 BASE = """seed = 0
 [data]
 {data}
@@ -62,19 +67,6 @@ def rows(n: int, fmt) -> str:
 
 def invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
-
-
-def assert_refused(result: Result, *needles: str) -> str:
-    """Exit status 2, exactly one line on stderr naming the problem, nothing on stdout, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception  # not an escaped exception
-    err = result.stderr
-    assert err.startswith("Error: ") and err.endswith("\n") and err.count("\n") == 1, err
-    assert "Traceback" not in result.output
-    assert result.stdout == ""
-    for needle in needles:
-        assert needle in err, (needle, err)
-    return err
 
 
 def no_outputs(directory: Path) -> None:

@@ -14,6 +14,11 @@ from taskgroup.config import config_from_dict
 from taskgroup.data import load_builtin, load_table, load_taskset, taskset_from_arrays
 from taskgroup.errors import ConfigError, DataError, TaskgroupError
 
+if __package__:  # tests/ is a package
+    from .checks import one_line, raises_one_line
+else:  # tests/ is on sys.path (pytest's default rootdir-less import)
+    from checks import one_line, raises_one_line
+
 GOOD = "x0,x1,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30))
 
 
@@ -22,26 +27,6 @@ def load(tmp_path: Path, data: dict, tasks: list[dict] | None = None):
     if tasks is not None:
         raw["tasks"] = tasks
     return load_taskset(config_from_dict(raw, base_dir=tmp_path, source="config.toml"))
-
-
-def fails(exc_type: type, *needles: str):
-    """Context manager: the block raises ``exc_type`` with one line containing every needle."""
-
-    class _Check:
-        def __enter__(self):
-            self.ctx = pytest.raises(exc_type)
-            self.info = self.ctx.__enter__()
-            return self.info
-
-        def __exit__(self, *exc):
-            handled = self.ctx.__exit__(*exc)
-            message = str(self.info.value)
-            assert "\n" not in message, message
-            for needle in needles:
-                assert needle in message, (needle, message)
-            return handled
-
-    return _Check()
 
 
 # ---------------------------------------------------------------- CSV files
@@ -62,7 +47,7 @@ def fails(exc_type: type, *needles: str):
 ])
 def test_bad_csv_content(tmp_path, write_file, text, task, needles):
     write_file("table.csv", text)
-    with fails(DataError, *needles):
+    with raises_one_line(DataError, *needles):
         load(tmp_path, {"path": "table.csv"}, [{"name": task}])
 
 
@@ -79,105 +64,105 @@ def test_declared_kind_must_fit_the_values(tmp_path, write_file, task, needles):
     rows = "".join(f"{i},{[0.5, 1, 2][i % 3]},{['cat', 'dog'][i % 2]},1,w{i}\n" for i in range(30))
     write_file("table.csv", "x0,y,label,one,words\n" + rows)
     features = ["x0"]
-    with fails(DataError, *needles):
+    with raises_one_line(DataError, *needles):
         load(tmp_path, {"path": "table.csv", "features": features}, [task])
 
 
 def test_missing_file_column_and_feature(tmp_path, write_file):
-    with fails(DataError, "nope.csv", "not found"):
+    with raises_one_line(DataError, "nope.csv", "not found"):
         load(tmp_path, {"path": "nope.csv"}, [{"name": "y"}])
     write_file("table.csv", GOOD.replace("x0,x1,y", "x0,x1,income"))
-    with fails(DataError, "table.csv", "no column 'incom'", "did you mean 'income'"):
+    with raises_one_line(DataError, "table.csv", "no column 'incom'", "did you mean 'income'"):
         load(tmp_path, {"path": "table.csv"}, [{"name": "incom"}])
-    with fails(DataError, "table.csv", "no column 'wage'", "for task 'pay'", "the columns are"):
+    with raises_one_line(DataError, "table.csv", "no column 'wage'", "for task 'pay'", "the columns are"):
         load(tmp_path, {"path": "table.csv"}, [{"name": "pay", "column": "wage"}])
-    with fails(DataError, "no feature column 'x2'", "did you mean"):
+    with raises_one_line(DataError, "no feature column 'x2'", "did you mean"):
         load(tmp_path, {"path": "table.csv", "features": ["x2"]}, [{"name": "income"}])
 
 
 def test_task_declarations(tmp_path, write_file):
     write_file("table.csv", GOOD)
-    with fails(ConfigError, "table.csv", "[[tasks]]"):
+    with raises_one_line(ConfigError, "table.csv", "[[tasks]]"):
         load(tmp_path, {"path": "table.csv"})
-    with fails(ConfigError, "duplicate task name 'y'"):
+    with raises_one_line(ConfigError, "duplicate task name 'y'"):
         load_table(tmp_path / "table.csv", [{"name": "y"}, {"name": "y", "column": "x1"}])
-    with fails(ConfigError, "duplicate task name 'y'"):
+    with raises_one_line(ConfigError, "duplicate task name 'y'"):
         load(tmp_path, {"path": "table.csv"}, [{"name": "y"}, {"name": "y", "column": "x1"}])
-    with fails(ConfigError, "'y'", "both a feature", "task target"):
+    with raises_one_line(ConfigError, "'y'", "both a feature", "task target"):
         load(tmp_path, {"path": "table.csv", "features": ["x0", "y"]}, [{"name": "y"}])
-    with fails(ConfigError, "unknown kind 'binray'"):
+    with raises_one_line(ConfigError, "unknown kind 'binray'"):
         load_table(tmp_path / "table.csv", [{"name": "y", "kind": "binray"}])
 
 
 def test_too_few_rows_and_non_utf8(tmp_path, write_file):
     write_file("table.csv", "x0,y\n1,1\n2,0\n3,1\n")
-    with fails(DataError, "table.csv", "task 'y'", "too few"):
+    with raises_one_line(DataError, "table.csv", "task 'y'", "too few"):
         load(tmp_path, {"path": "table.csv"}, [{"name": "y"}])
     write_file("latin.csv", "x0,y\n1,caf\xe9\n".encode("latin-1"))
-    with fails(DataError, "latin.csv", "UTF-8"):
+    with raises_one_line(DataError, "latin.csv", "UTF-8"):
         load(tmp_path, {"path": "latin.csv"}, [{"name": "y"}])
 
 
 def test_unsupported_sources_and_misplaced_keys(tmp_path, write_file):
     write_file("data.parquet", "x")
-    with fails(ConfigError, "data.parquet", "unsupported file type"):
+    with raises_one_line(ConfigError, "data.parquet", "unsupported file type"):
         load(tmp_path, {"path": "data.parquet"}, [{"name": "y"}])
     write_file("table.csv", GOOD)
-    with fails(ConfigError, "data.options", "built-in"):
+    with raises_one_line(ConfigError, "data.options", "built-in"):
         load(tmp_path, {"path": "table.csv", "options": {"rows": 3}}, [{"name": "y"}])
-    with fails(ConfigError, "data.features", "CSV"):
+    with raises_one_line(ConfigError, "data.features", "CSV"):
         load(tmp_path, {"builtin": "synthetic-small", "features": ["x0"]})
 
 
 # ---------------------------------------------------------------- built-ins
 def test_builtin_names_options_and_tasks(tmp_path):
-    with fails(ConfigError, "'synthetc'", "did you mean 'synthetic'"):
+    with raises_one_line(ConfigError, "'synthetc'", "did you mean 'synthetic'"):
         load_builtin("synthetc")
-    with fails(ConfigError, "'synthetic'", "no option 'n_cluster'", "did you mean 'n_clusters'"):
+    with raises_one_line(ConfigError, "'synthetic'", "no option 'n_cluster'", "did you mean 'n_clusters'"):
         load_builtin("synthetic", {"n_cluster": 2})
-    with fails(ConfigError, "n_clusters", "'two'"):
+    with raises_one_line(ConfigError, "n_clusters", "'two'"):
         load_builtin("synthetic", {"n_clusters": "two"})
-    with fails(ConfigError, "kind", "'ordinal'"):
+    with raises_one_line(ConfigError, "kind", "'ordinal'"):
         load_builtin("synthetic", {"kind": "ordinal"})
-    with fails(ConfigError, "digits", "'is_33'"):
+    with raises_one_line(ConfigError, "digits", "'is_33'"):
         load_builtin("digits", {"tasks": ["is_33"]})
-    with fails(ConfigError, "no task 'c0_t9'", "did you mean"):
+    with raises_one_line(ConfigError, "no task 'c0_t9'", "did you mean"):
         load(tmp_path, {"builtin": "synthetic-small"}, [{"name": "c0_t9"}])
-    with fails(ConfigError, "'c0_t0'", "declared binary", "regression"):
+    with raises_one_line(ConfigError, "'c0_t0'", "declared binary", "regression"):
         load(tmp_path, {"builtin": "synthetic-small"}, [{"name": "c0_t0", "kind": "binary"}])
 
 
 def test_shared_builtin_without_the_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TASKGROUP_SHARED", str(tmp_path / "nowhere"))
-    with fails(DataError, "LandmineData.mat", "not found", "TASKGROUP_SHARED"):
+    with raises_one_line(DataError, "LandmineData.mat", "not found", "TASKGROUP_SHARED"):
         load_builtin("landmine")
 
 
 # ---------------------------------------------------------------- arrays and .npz
 def test_bad_arrays_and_npz(tmp_path):
     X = np.zeros((10, 2))
-    with fails(DataError, "y_1", "5 rows", "10"):
+    with raises_one_line(DataError, "y_1", "5 rows", "10"):
         taskset_from_arrays([(X, np.arange(10) % 2), (X, np.arange(5))])
-    with fails(DataError, "NaN or infinite", "row 3"):
+    with raises_one_line(DataError, "NaN or infinite", "row 3"):
         bad = X.copy()
         bad[3, 1] = np.nan
         taskset_from_arrays(bad, np.arange(10.0))
-    with fails(ConfigError, "3 names", "2 target columns"):
+    with raises_one_line(ConfigError, "3 names", "2 target columns"):
         taskset_from_arrays(X, np.zeros((10, 2)), names=["a", "b", "c"])
     np.savez(tmp_path / "bad.npz", A=X)
-    with fails(DataError, "bad.npz", "expected arrays X and Y"):
+    with raises_one_line(DataError, "bad.npz", "expected arrays X and Y"):
         load(tmp_path, {"path": "bad.npz"})
     np.savez(tmp_path / "gap.npz", X_0=X, y_0=np.arange(10) % 2, X_1=X)
-    with fails(DataError, "gap.npz", "'y_1' is missing"):
+    with raises_one_line(DataError, "gap.npz", "'y_1' is missing"):
         load(tmp_path, {"path": "gap.npz"})
     np.savez(tmp_path / "obj.npz", X=X, Y=np.zeros((10, 1)), task_names=np.array(["a"], dtype=object))
-    with fails(DataError, "obj.npz"):
+    with raises_one_line(DataError, "obj.npz"):
         load(tmp_path, {"path": "obj.npz"})
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with fails(DataError, "junk.npz", "not a readable .npz"):
+    with raises_one_line(DataError, "junk.npz", "not a readable .npz"):
         load(tmp_path, {"path": "junk.npz"})
     np.savez(tmp_path / "ok.npz", X=np.random.default_rng(0).normal(size=(30, 2)), Y=np.arange(30.0))
-    with fails(DataError, "ok.npz", "no task 'tsak_0'", "did you mean 'task_0'"):
+    with raises_one_line(DataError, "ok.npz", "no task 'tsak_0'", "did you mean 'task_0'"):
         load(tmp_path, {"path": "ok.npz"}, [{"name": "tsak_0"}])
 
 
@@ -217,4 +202,4 @@ def test_csv_loader_raises_only_its_own_errors(text, tasks, kind):
             ts = load_table(path, specs)
             ts.validate()
         except TaskgroupError as exc:
-            assert str(exc) and "\n" not in str(exc)
+            one_line(exc)

@@ -18,27 +18,6 @@ from taskgroup import pipeline
 from taskgroup.cli import main
 from taskgroup.config import load_config
 
-CONFIG = """
-seed = 0
-[data]
-builtin = "synthetic-small"
-[model]
-hidden = [8]
-[train]
-steps = 20
-eval_every = 10
-[analyze]
-steps = 20
-every = 5
-window = 2
-probe_steps = 20
-probe_eval_every = 10
-probe_seeds = 1
-[compare]
-seeds = 1
-random_groupings = 0
-alternatives = ["recommended", "single_task"]
-"""
 
 
 def rows(directory: Path) -> dict[str, tuple[str, float, float]]:
@@ -52,10 +31,8 @@ def must_not_run(args: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "config.toml"
-    path.write_text(CONFIG)
-    return path
+def config(tiny_config: Path) -> Path:
+    return tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +52,13 @@ def test_two_runs_with_the_same_seed_write_byte_identical_affinity(config: Path,
     cfg.seed = 1  # and the seed matters: the bytes are not identical by accident
     pipeline.analyze(cfg, tmp_path / "other-seed")
     assert (tmp_path / "other-seed" / "affinity.json").read_bytes() != reference
+
+
+def test_group_clusters_with_the_configs_seed(config: Path, tmp_path: Path) -> None:
+    cfg = load_config(config)
+    cfg.seed = 7
+    pipeline.analyze(cfg, tmp_path / "seven")
+    assert pipeline.group(tmp_path / "seven")["settings"]["seed"] == 7  # Louvain and spectral were seeded 0
 
 
 def test_the_process_executor_gives_the_same_affinities_as_inline(config: Path, first: Path,

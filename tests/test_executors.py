@@ -123,7 +123,7 @@ def test_a_blob_goes_to_the_blob_column_not_the_payload(store: RunStore) -> None
     net = unit("with_blob", kind="network", n=5)
     assert run_units([net], store, Execution(threads=None)) == [{"n": 5}]
     assert store.get_blob(net.key) == bytes(range(5))
-    assert store.get_record(net.key)["seconds"] >= 0.0  # type: ignore[index]
+    assert store.summary()["network"]["done"] == 1
 
 
 def test_progress_reports_done_total_elapsed_and_eta(store: RunStore) -> None:

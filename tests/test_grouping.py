@@ -283,3 +283,11 @@ def test_landmine_split_is_recovered_from_one_run(shared_dir, tmp_path):
     names = doc["tasks"]
     truth = [int(n.removeprefix("field")) > 15 for n in names]
     assert adjusted_rand_score(truth, [label[n] for n in names]) >= 0.8
+
+
+def test_the_library_default_partition_is_the_configs() -> None:
+    import inspect
+
+    from taskgroup.config import GroupConfig
+
+    assert inspect.signature(group).parameters["partition"].default is GroupConfig().partition

@@ -33,26 +33,9 @@ from taskgroup.cli import main
 pytestmark = pytest.mark.slow
 
 CHUNK = 2
-CONFIG = """
-seed = 0
-[data]
-builtin = "synthetic-small"
-[model]
-hidden = [8]
-[train]
-steps = 30
-eval_every = 10
-[analyze]
-steps = 20
-every = 5
-window = 2
-probe_steps = 20
-probe_eval_every = 10
-[compare]
-seeds = 1
-random_groupings = 1
-alternatives = ["recommended", "single_task", "all_in_one", "random"]
-"""
+#: the tiny experiment with two probe seeds, a longer training and four alternatives
+VARIANT = {"train": {"steps": 30}, "analyze": {"probe_seeds": 2},
+           "compare": {"random_groupings": 1, "alternatives": ["recommended", "single_task", "all_in_one", "random"]}}
 # synthetic-small has 4 tasks: (4 singles + 6 pairs) x 2 probe seeds = 20 probes, in chunks of CHUNK
 PROBE_UNITS = 20 // CHUNK
 WRAPPER = f"""
@@ -150,8 +133,8 @@ def status_lines(out: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_result(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "config.toml").write_text(CONFIG)
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_toml) -> None:
+    (tmp_path / "config.toml").write_text(tiny_toml(**VARIANT))
     (tmp_path / "tg.py").write_text(WRAPPER)
     base, out = tmp_path / "uninterrupted", tmp_path / "resumed"
     store = out / "store.sqlite"

@@ -214,7 +214,7 @@ def versions() -> dict[str, str]:
     import sklearn
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     return {"taskgroup": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "numpy": numpy.__version__, "scipy": scipy.__version__, "scikit-learn": sklearn.__version__}

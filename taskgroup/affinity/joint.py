@@ -59,8 +59,10 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
                       seed=seed + 7919, per_task=False)
     want_cos = "gradient_cosine" in measures
     want_look = "lookahead" in measures
-    last_measured = int(cfg.steps * getattr(cfg, "phase", 1.0))
-    window = max(1, min(cfg.window, cfg.every))
+    last_measured = int(cfg.steps * cfg.phase)
+    window = cfg.window_steps
+    if want_cos or want_look:
+        cfg.check_windows()
     acc = None
     cos_samples: list[np.ndarray] = []
     norm_samples: list[np.ndarray] = []

@@ -73,16 +73,21 @@ def _round(a: np.ndarray) -> list:
     return np.round(np.asarray(a, dtype=float), 8).tolist()
 
 
+def spearman_offdiag(a: Any, b: Any) -> float:
+    """Spearman rank correlation of two square matrices over their off-diagonal entries (NaN when
+    there are fewer than three or either side is constant)."""
+    x, y = off_diagonal(a), off_diagonal(b)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
 def agreement(measures: dict[str, AffinityMatrix]) -> dict[str, float]:
     """Spearman rank correlation between every two measures over off-diagonal entries."""
     names = sorted(measures)
     out: dict[str, float] = {}
     for a_i, a in enumerate(names):
         for b in names[a_i + 1:]:
-            x, y = off_diagonal(measures[a].matrix), off_diagonal(measures[b].matrix)
-            if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-                rho = float("nan")
-            else:
-                rho = float(spearmanr(x, y).statistic)
+            rho = spearman_offdiag(measures[a].matrix, measures[b].matrix)
             out[f"{a}~{b}"] = None if not np.isfinite(rho) else round(rho, 6)
     return out

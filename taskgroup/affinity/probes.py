@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from ..training.batching import Batcher, TaskData, forward_rows, stack_batches
+from ..training.early_stopping import EarlyStopping
 from ..config import AnalyzeConfig, ModelConfig
-from ..training.objectives import metric_value, predictions, rmse, row_loss
+from ..training.objectives import row_loss
 from ..tasks import VAL, TaskSet
 from ..training.trainer import build_model, check_finite
+from ..runtime.progress import ProgressFn
 from .pergrad import cosine_matrix
-
-Progress = Callable[[int, int, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def _vmap_works(stack: _Stack, x: torch.Tensor) -> bool:
 
 
 def train_probes(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, model_cfg: ModelConfig,
-                 batched: bool = True, progress: Progress | None = None, data: TaskData | None = None,
+                 batched: bool = True, progress: ProgressFn | None = None, data: TaskData | None = None,
                  max_stack: int = 0) -> list[dict[str, Any]]:
     """Train every probe in ``specs``; return one JSON-able record per probe, in order.
 
@@ -118,7 +118,7 @@ def train_probes(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
 
 def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, model_cfg: ModelConfig,
                  data: TaskData, batched: bool) -> list[dict[str, Any]]:
-    start = time.perf_counter()
+    clock = time.perf_counter()
     names = data.names
     index = {n: i for i, n in enumerate(names)}
     active = [[index[t] for t in sp.tasks] for sp in specs]
@@ -164,11 +164,7 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         return (data.row_losses(val_outputs(), val_targets) * val_w).sum(1)  # (M, T)
 
     base = val_losses().clamp_min(1e-8)
-    best = torch.full((M,), float("inf"))
-    best_step = torch.zeros(M, dtype=torch.long)
-    bad = torch.zeros(M, dtype=torch.long)
-    frozen = torch.zeros(M, dtype=torch.bool)
-    best_params = stack.snapshot()
+    stopping = EarlyStopping(cfg.probe_patience, runs=M, state=stack.snapshot())
     K = max(len(a) for a in active)
     slot_onehot = torch.zeros(K, M, T)
     for m, a in enumerate(active):
@@ -207,23 +203,14 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         opt.step()
         if step % cfg.probe_eval_every == 0 or step == cfg.probe_steps:
             rel = ((val_losses() / base) * mask).sum(1) / mask.sum(1)
-            improved = (rel < best - 1e-6) & ~frozen
-            bad = torch.where(improved, torch.zeros_like(bad), bad + (~frozen).long())
-            best = torch.where(improved, rel, best)
-            best_step = torch.where(improved, torch.full_like(best_step, step), best_step)
-            if bool(improved.any()):
-                current = stack.snapshot()
-                for k in best_params:
-                    sel = improved.view(-1, *([1] * (current[k].dim() - 1)))
-                    best_params[k] = torch.where(sel, current[k], best_params[k])
-            frozen |= bad >= cfg.probe_patience
-            if bool(frozen.all()):
+            stopping.update(rel, step, stack.snapshot)
+            if stopping.done:
                 break
     with torch.no_grad():
-        for k, v in best_params.items():
+        for k, v in stopping.best_state.items():
             (stack.enc if k in stack.enc else stack.head)[k].copy_(v)
     outs = val_outputs()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - clock
     records = []
     for m, sp in enumerate(specs):
         val, vloss, vrmse = {}, {}, {}
@@ -231,16 +218,13 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
             r = data.rows[VAL][t]
             a0, a1 = segments[m][t]
             o = outs[t][m, a0:a1]
-            task = data.tasks[t]
-            score = predictions(task, o)
-            if task.kind == "regression":
-                score = score * data.std[t] + data.mean[t]
-            val[names[t]] = metric_value(task, data.raw_targets[t][r.numpy()], score)
-            if task.kind == "regression":
-                vrmse[names[t]] = rmse(data.raw_targets[t][r.numpy()], score)
-            vloss[names[t]] = float(row_loss(task, o, data.targets[t][r]).mean())
+            found = data.scores(t, o, r)
+            val[names[t]] = found["metric"]
+            if "rmse" in found:
+                vrmse[names[t]] = found["rmse"]
+            vloss[names[t]] = float(row_loss(data.tasks[t], o, data.targets[t][r]).mean())
         k = len(active[m])
         cos = (cos_sum[m][:k, :k] / max(cos_n, 1)) if m in multi else torch.ones(1, 1)
         records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_rmse": vrmse, "val_loss": vloss,
-                        "best_step": int(best_step[m]), "cosine": cos.tolist(), "seconds": seconds / M})
+                        "best_step": int(stopping.best_step[m]), "cosine": cos.tolist(), "seconds": seconds / M})
     return records

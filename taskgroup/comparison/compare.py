@@ -24,6 +24,7 @@ import numpy as np
 
 from ..affinity.analyze import data_record
 from ..config import Config, ModelConfig, TrainConfig
+from ..grouping.graph import canonical
 from ..delta import Reference, compared_value, delta_m, references, relative_change
 from ..runtime.execution import INLINE, Execution
 from ..runtime.executors import Unit, run_units
@@ -74,9 +75,8 @@ def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
 
 
 def _canon(groups: Groups, order: list[str]) -> Groups:
-    pos = {n: i for i, n in enumerate(order)}
-    inner = [sorted(g, key=pos.__getitem__) for g in groups if g]
-    return sorted(inner, key=lambda g: pos[g[0]])
+    """:func:`~taskgroup.grouping.graph.canonical` groups as lists (the form the documents hold)."""
+    return [list(g) for g in canonical(groups, order)]
 
 
 def random_groupings(names: list[str], k: int, draws: int, seed: int) -> list[Groups]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..config import MISSING_LABELS
+from ..config import MISSING_LABELS, TaskConfig
 from ..errors import ConfigError, DataError
 from ..tasks import KINDS, Task, encode_classes, infer_kind
 
@@ -23,22 +23,8 @@ from ..tasks import KINDS, Task, encode_classes, infer_kind
 MAX_INFERRED_CLASSES = 20
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """What the user says about one task; every field but ``name`` is optional."""
-
-    name: str
-    column: str | None = None
-    kind: str | None = None
-    metric: str | None = None
-    head: str | None = None
-    loss: str | None = None
-    lower_is_better: bool | None = None
-    expression: str | None = None
-
-    @property
-    def source_column(self) -> str:
-        return self.column or self.name
+#: what the user says about one task: the configuration's ``[[tasks]]`` entry, one type for both
+TaskSpec = TaskConfig
 
 
 def spec_from(obj: Any) -> TaskSpec:

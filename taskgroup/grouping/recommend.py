@@ -122,7 +122,7 @@ def group(
     affinity: dict,
     max_groups: int | None = None,
     budget: float | None = None,
-    partition: bool = False,
+    partition: bool = True,
     measure: str = "auto",
     seed: int = 0,
     time_limit: float | None = SELECTION_TIME_LIMIT,

@@ -131,11 +131,3 @@ def select_exhaustive(
     combo, (assignment, objective) = min(tied, key=lambda f: (problem.tie_key(f[0]), f[0]))
     return Selection(tuple(combo), assignment, objective, "optimal", problem.cost(combo))
 
-
-def __getattr__(name: str):
-    # the SCORES.json contract lives in ``scorefile``; reachable from here for callers that expect it
-    if name in ("load_scores_file", "parse_networks", "select_from_scores"):
-        from taskgroup.grouping import scorefile
-
-        return getattr(scorefile, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

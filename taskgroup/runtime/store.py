@@ -177,21 +177,8 @@ class RunStore:
         rows = self._query("SELECT blob FROM units WHERE key = ?", (key,))
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def get_record(self, key: str) -> dict[str, Any] | None:
-        """The unit without its blob: key, kind, payload, seconds, created, has_blob."""
-        rows = self._query("SELECT key, kind, payload, seconds, created, blob IS NOT NULL "
-                           "FROM units WHERE key = ?", (key,))
-        if not rows:
-            return None
-        key_, kind, payload, seconds, created, has_blob = rows[0]
-        return {"key": key_, "kind": kind, "payload": json.loads(payload), "seconds": seconds,
-                "created": created, "has_blob": bool(has_blob)}
-
     def has(self, key: str) -> bool:
         return bool(self._query("SELECT 1 FROM units WHERE key = ?", (key,)))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.has(key)
 
     def count(self, kind: str | None = None) -> int:
         """Number of stored units, of one kind or of all."""
@@ -213,11 +200,6 @@ class RunStore:
                            "GROUP BY kind ORDER BY kind")
         return {kind: {"done": int(done), "seconds": float(seconds)}
                 for kind, done, seconds in rows}
-
-    def delete(self, key: str) -> bool:
-        """Forget one unit (it will be recomputed); True when it existed."""
-        with self._lock:
-            return self._db().execute("DELETE FROM units WHERE key = ?", (key,)).rowcount > 0
 
     def clear(self) -> int:
         """Forget every unit (the meta table stays); return how many were removed."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,6 +75,23 @@ class TaskData:
     @property
     def n_tasks(self) -> int:
         return len(self.tasks)
+
+    def scores(self, i: int, output: torch.Tensor, rows: torch.Tensor, keep_scores: bool = False) -> dict[str, Any]:
+        """Task ``i``'s ``metric`` for ``output`` on ``rows``, and for regression its ``rmse`` too (the
+        value Delta_m and transfer gains compare, :mod:`taskgroup.delta`). Regression predictions are
+        mapped back to the target's units first, so an RMSE is in the units of the data.
+        ``keep_scores`` adds each row's score (what the metric consumes) under ``"scores"``."""
+        task = self.tasks[i]
+        values = predictions(task, output)
+        y = self.raw_targets[i][rows.numpy()]
+        if task.kind == "regression":
+            values = values * self.std[i] + self.mean[i]
+        out: dict[str, Any] = {"metric": metric_value(task, y, values)}
+        if task.kind == "regression":
+            out["rmse"] = rmse(y, values)
+        if keep_scores:
+            out["scores"] = values
+        return out
 
     def target_batch(self, rows: torch.Tensor) -> list[torch.Tensor]:
         return [y[rows] for y in self.targets]
@@ -202,15 +220,7 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
         r = data.rows[split][i]
         out = outputs[i][position[r]]
         loss = float(row_loss(task, out, data.targets[i][r]).mean())
-        score = predictions(task, out)
-        if task.kind == "regression":
-            score = score * data.std[i] + data.mean[i]
-        y = data.raw_targets[i][r.numpy()]
-        result[task.name] = {"loss": loss, "metric": metric_value(task, y, score)}
-        if task.kind == "regression":
-            result[task.name]["rmse"] = rmse(y, score)
-        if keep_scores:
-            result[task.name]["scores"] = score
+        result[task.name] = {"loss": loss, **data.scores(i, out, r, keep_scores)}
     return result
 
 

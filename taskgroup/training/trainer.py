@@ -8,10 +8,9 @@ chosen on the checkpoint part of the validation rows alone (:mod:`.valparts`); t
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,9 +21,10 @@ from ..errors import TrainingError
 from .valparts import CHECKPOINT, PARTS
 from .models import HardSharedMTL, SoftSharedMTL, count_parameters, make_encoder, multiply_adds
 from ..tasks import TEST, VAL, TaskSet
+from ..runtime.progress import ProgressFn
+from .early_stopping import EarlyStopping
 from .weighting import make_weighting
 
-Progress = Callable[[int, int, dict[str, Any]], None]
 
 
 @dataclass
@@ -79,7 +79,7 @@ def check_finite(losses: torch.Tensor, names: list[str], step: int, setting: str
 
 def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, model_cfg: ModelConfig,
                   seed: int = 0, width: float = 1.0, sharing: str = "hard", weighting: str | None = None,
-                  progress: Progress | None = None, data: TaskData | None = None) -> tuple[TrainResult, dict]:
+                  progress: ProgressFn | None = None, data: TaskData | None = None) -> tuple[TrainResult, dict]:
     """Train one network on the tasks ``names``; return its record and its best state dict.
 
     The checkpoint kept is the one with the lowest mean loss on the checkpoint part of the
@@ -104,7 +104,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
     model.eval()
     initial = evaluate(outputs, data, CHECKPOINT)
     base = np.array([max(initial[n]["loss"], 1e-8) for n in names])
-    best_score, best_step, best_state, bad_evals = np.inf, 0, copy.deepcopy(model.state_dict()), 0
+    stopping = EarlyStopping(train_cfg.patience, state=model.state_dict())
     history: list[dict[str, Any]] = []
     step = 0
     for step in range(1, train_cfg.steps + 1):
@@ -124,15 +124,12 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
             rel = float(np.mean([ev[n]["loss"] / b for n, b in zip(names, base)]))
             history.append({"step": step, "train_loss": losses.detach().tolist(), "val_rel_loss": rel,
                             "val": {n: ev[n]["metric"] for n in names}})
-            if rel < best_score - 1e-6:
-                best_score, best_step, bad_evals = rel, step, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_evals += 1
+            stopping.update(torch.tensor(rel, dtype=torch.float64), step, model.state_dict)
             if progress:
                 progress(step, train_cfg.steps, {"val_rel_loss": rel})
-            if bad_evals >= train_cfg.patience:
+            if stopping.done:
                 break
+    best_state = stopping.best_state
     model.load_state_dict(best_state)
     model.eval()
     val = evaluate(outputs, data, VAL)
@@ -140,7 +137,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
     parts = {name: evaluate(outputs, data, part, keep_scores=part != CHECKPOINT) for name, part in PARTS.items()}
     result = TrainResult(
         tasks=list(names), val={n: val[n]["metric"] for n in names}, test={n: test[n]["metric"] for n in names},
-        val_loss={n: val[n]["loss"] for n in names}, steps=step, best_step=best_step,
+        val_loss={n: val[n]["loss"] for n in names}, steps=step, best_step=int(stopping.best_step),
         seconds=time.perf_counter() - start, params=count_parameters(model),
         macs=multiply_adds(model, taskset.input_shape), history=history, weights=scheme.weights(),
         val_rmse={n: val[n]["rmse"] for n in names if "rmse" in val[n]},
