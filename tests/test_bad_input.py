@@ -193,6 +193,7 @@ def test_a_loss_that_turns_nan_in_analyze_names_the_task_and_step(tmp_path: Path
     assert (out / "affinity.json").is_file()
 
 
+@pytest.mark.slow
 def test_a_loss_that_turns_nan_in_compare_leaves_no_comparison(tmp_path: Path) -> None:
     config = write_case(tmp_path, config_text(train="lr = 1e30"), {})
     out = tmp_path / "run"

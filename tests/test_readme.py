@@ -63,6 +63,7 @@ def test_every_python_example_is_checked():
 
 
 @pytest.mark.parametrize("index", range(len(PYTHON_CHECKS)))
+@pytest.mark.slow
 def test_the_python_examples_run(index, tmp_path, monkeypatch):
     code = _blocks("python")[index]
     if "import pandas" in code:
@@ -79,6 +80,7 @@ def test_the_python_examples_run(index, tmp_path, monkeypatch):
     assert PYTHON_CHECKS[index](namespace, tmp_path)
 
 
+@pytest.mark.slow
 def test_the_own_data_commands_run(tmp_path):
     cmds = [c for c in _commands() if c.startswith("taskgroup ") and "my.toml" in c]
     assert [c.split()[1] for c in cmds] == ["init", "check", "run"]
