@@ -77,6 +77,13 @@ workers_option = click.option("--workers", type=click.IntRange(1), default=1, sh
                               help="Units run at once (process and ray executors).")
 address_option = click.option("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray).")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+
+
+def execution_options(command):
+    """The options an :class:`Execution` is built from (``_execution``), on one command."""
+    for option in (quiet_option, address_option, workers_option, executor_option):
+        command = option(command)
+    return command
 seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
                            help="Override the config's seed.")
 force_option = click.option("--force", is_flag=True, help="Reuse DIR even if it belongs to another configuration (its old results are dropped).")
@@ -211,12 +218,9 @@ def check(config: str, seed: int | None, splits: str | None) -> None:
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Run directory.")
 @click.option("--measures", default=None, help=f"Comma-separated: {','.join(REQUESTABLE)} (default: config).")
 @click.option("--exhaustive", is_flag=True, default=None, help="Train every subset (at most 10 tasks).")
-@executor_option
-@workers_option
-@address_option
 @seed_option
 @force_option
-@quiet_option
+@execution_options
 def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None, executor: str, workers: int,
             address: str | None, seed: int | None, force: bool, quiet: bool) -> None:
     """Measure task affinities; writes OUT/affinity.json."""
@@ -270,10 +274,7 @@ def select(scores: str, budget: float | None, max_networks: int | None, predict:
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per network (default: config).")
-@executor_option
-@workers_option
-@address_option
-@quiet_option
+@execution_options
 def compare(directory: str, seeds: int | None, executor: str, workers: int, address: str | None, quiet: bool) -> None:
     """Train the groupings next to the alternatives; writes DIR/comparison.json and DIR/models/."""
     from .pipeline import compare as run_compare
@@ -299,12 +300,9 @@ def report(directory: str) -> None:
 @click.option("--max-groups", type=click.IntRange(1), default=None, help="At most this many networks.")
 @click.option("--budget", type=float, default=None, help="Total cost of the networks.")
 @click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per network in compare.")
-@executor_option
-@workers_option
-@address_option
 @seed_option
 @force_option
-@quiet_option
+@execution_options
 @click.option("--track", type=click.Choice(["mlflow"]), default=None,
               help="Log the finished run to MLflow (install taskgroup-mtl[mlflow]); default: [track] of the config.")
 @click.option("--track-uri", default=None, help="MLflow tracking URI (default: [track] mlflow, else ./mlruns).")
@@ -336,17 +334,16 @@ def _print_verdict(out: str) -> None:
               help="Run directory.")
 @click.option("--quick", is_flag=True, help="A smaller run that finishes in a few minutes on 2 cores.")
 @click.option("--dataset", type=click.Choice(["synthetic", "digits"]), default="synthetic", show_default=True)
-@executor_option
-@workers_option
 @force_option
-@quiet_option
-def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, force: bool, quiet: bool) -> None:
+@execution_options
+def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, address: str | None, force: bool,
+         quiet: bool) -> None:
     """Run the whole pipeline on built-in data and print the path of the report."""
     from .demo import demo_config, ignore_in_git
     from .pipeline import run as run_all
 
     cfg = demo_config(dataset, quick)
-    paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, quiet=quiet))
+    paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, address, quiet))
     ignore_in_git(out)
     _print_verdict(out)
     click.echo(f"report: {Path(paths['html']).resolve()}")
