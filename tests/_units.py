@@ -75,3 +75,10 @@ def diverges(args: dict[str, Any]) -> dict[str, Any]:
 def not_a_dict(args: dict[str, Any]) -> list[int]:
     """A broken unit function: returns a list instead of a dict."""
     return [1, 2, 3]
+
+
+def toy_measure(args: dict[str, Any]) -> dict[str, Any]:
+    """A measure with its own unit function: affinity 1 between tasks whose names share a first letter."""
+    names = args["names"]
+    matrix = [[1.0 if a[0] == b[0] else 0.0 for b in names] for a in names]
+    return {m: {"matrix": matrix, "stderr": [[0.0] * len(names) for _ in names], "n": 1} for m in args["measures"]}

@@ -220,3 +220,20 @@ def test_taskgroup_methods_lists_every_registry() -> None:
     for registry in REGISTRIES:
         for name in registry:
             assert f"{registry.kind}: {name} " in result.output
+
+
+def test_a_measure_with_its_own_unit_function_needs_only_its_registry_line(
+        monkeypatch: pytest.MonkeyPatch, tiny_taskset) -> None:
+    """The analyze step runs a newly registered measure and writes it into affinity.json."""
+    from taskgroup.affinity.analyze import analyze
+    from taskgroup.config import Config, DataConfig
+    from taskgroup.registry import Entry
+
+    if __package__:
+        from . import _units
+    else:
+        import _units
+    monkeypatch.setitem(MEASURES._entries, "toy", Entry("toy", f"{_units.__name__}:toy_measure", "a test measure"))
+    doc = analyze(Config(DataConfig(builtin="synthetic")), tiny_taskset, None, measures=["toy"])
+    n = len(tiny_taskset.task_names)
+    assert list(doc["measures"]) == ["toy"] and doc["measures"]["toy"]["matrix"] == [[1.0] * n] * n

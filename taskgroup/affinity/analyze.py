@@ -59,7 +59,13 @@ def probe_specs(names: list[str], seeds: int, base_seed: int, exhaustive: bool) 
 
 def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: bool = False,
                batched: bool = True, chunk: int = 64) -> list[Unit]:
-    """The units an analysis needs, each keyed by what its result depends on."""
+    """The units an analysis needs, each keyed by what its result depends on.
+
+    Joint-run measures share one unit, transfer (and probe cosine) the probe units; a measure with
+    its own unit function (see :mod:`.measures`) gets one unit that receives ``taskset``, ``names``,
+    ``analyze``, ``model``, ``seed`` and ``measures`` and returns ``{measure: {"matrix": N x N,
+    "stderr": N x N, "n": measurements}}``.
+    """
     names = taskset.task_names
     fp = taskset.fingerprint()
     a = asdict(cfg.analyze)
@@ -88,6 +94,13 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
             units.append(Unit(key, "probes", PROBES,
                               {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,
                                "model": model, "batched": batched}))
+    for target in dict.fromkeys(MEASURES[m].target for m in measures if MEASURES[m].target not in (JOINT, PROBES)):
+        # any other measure: one unit per unit function, called with the same arguments as the joint run
+        own = [m for m in measures if MEASURES[m].target == target]
+        key = content_hash({"kind": "measure", "fn": target, "data": fp, "tasks": names, "analyze": a,
+                            "model": model, "seed": cfg.seed, "measures": sorted(own)})
+        units.append(Unit(key, "measure", target, {"taskset": taskset, "names": names, "analyze": a, "model": model,
+                                                   "seed": cfg.seed, "measures": own}))
     return units
 
 
@@ -180,11 +193,11 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
     found: dict[str, AffinityMatrix] = {}
     records: list[dict[str, Any]] = []
     for unit, res in zip(units, results):
-        if unit.kind == "joint":
+        if unit.kind in ("joint", "measure"):  # {measure: {"matrix", "stderr", extras...}}
             for m in MEASURES:
-                if MEASURES[m].target == JOINT and m in res:
+                if MEASURES[m].target == unit.fn and m in res:
                     extra = {k: np.asarray(res[m][k]) for k in ("conflict_rate", "norm_ratio") if k in res[m]}
-                    extra["measurements"] = res[m]["n"]
+                    extra["measurements"] = res[m].get("n")
                     found[m] = AffinityMatrix(m, names, np.asarray(res[m]["matrix"]), np.asarray(res[m]["stderr"]), extra)
         else:
             records.extend(res["records"])
