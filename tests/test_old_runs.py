@@ -10,12 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from taskgroup.cli import main
+from taskgroup.errors import TaskgroupError
 from taskgroup.runtime.rundir import load_run_config
 
 if __package__:  # tests/ is a package
-    from .checks import assert_refused
+    from .checks import assert_refused, one_line
 else:  # tests/ is on sys.path (pytest's default rootdir-less import)
-    from checks import assert_refused
+    from checks import assert_refused, one_line
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_v0_1"
 
@@ -27,9 +28,13 @@ def old_run(tmp_path: Path) -> Path:
     return run
 
 
-def test_its_configuration_still_loads(old_run: Path) -> None:
-    cfg = load_run_config(old_run)
-    assert cfg.data.builtin == "synthetic" and cfg.compare.seeds >= 1
+def test_its_configuration_loads_or_is_refused_with_a_line_saying_to_rerun(old_run: Path) -> None:
+    try:
+        cfg = load_run_config(old_run)
+    except TaskgroupError as exc:  # a key this version no longer knows (analyze.lookahead_lr, say)
+        one_line(exc, "config.toml", "another version of taskgroup", "rerun")
+    else:
+        assert cfg.data.builtin == "synthetic" and cfg.compare.seeds >= 1
 
 
 @pytest.mark.parametrize("args", [["report"], ["group"], ["status"], ["predict", "TABLE", "--out", "p.csv"]])

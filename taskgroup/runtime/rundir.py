@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from .atomic import remove_stale_temps, write_json, write_text
 from ..config import Config, config_from_dict
-from ..errors import RunDirError
+from ..errors import ConfigError, RunDirError
 from .hashing import content_hash
 from .store import RunLock, RunStore
 
@@ -114,7 +114,12 @@ def load_run_config(directory: str | Path) -> Config:
     import tomllib
 
     p = Path(directory) / CONFIG
-    return config_from_dict(tomllib.loads(p.read_text(encoding="utf-8")), base_dir=Path(directory), source=str(p))
+    try:
+        return config_from_dict(tomllib.loads(p.read_text(encoding="utf-8")), base_dir=Path(directory),
+                                source=str(p))
+    except ConfigError as exc:  # written by another version of taskgroup
+        raise RunDirError(f"{exc}; this run directory was written by another version of taskgroup: "
+                          "rerun into a new directory") from None
 
 
 def read_json(directory: str | Path, name: str, needed_by: str) -> dict[str, Any]:
