@@ -30,7 +30,7 @@ LAYERS = [
     (5, ("taskgroup.affinity",)),
     (6, ("taskgroup.grouping",)),
     (7, ("taskgroup.comparison",)),
-    (8, ("taskgroup.pipeline", "taskgroup.demo")),
+    (8, ("taskgroup.pipeline", "taskgroup.demo", "taskgroup.tracking")),
     (9, ("taskgroup.cli", "taskgroup")),
 ]
 #: reporting renders the run documents: it may use only these besides itself
