@@ -17,7 +17,7 @@ already computed, so a measurement costs one batched pass, not an extra backward
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,9 +27,8 @@ from ..config import AnalyzeConfig, ModelConfig
 from ..tasks import TaskSet
 from ..training.trainer import build_model, check_finite
 from .lookahead import _unflatten, lookahead
+from ..runtime.progress import ProgressFn
 from .pergrad import cosine_matrix, per_task_gradients
-
-Progress = Callable[[int, int, dict[str, Any]], None]
 
 
 def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +40,7 @@ def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg: ModelConfig, seed: int = 0,
               measures: tuple[str, ...] = ("gradient_cosine", "lookahead"), method: str = "batched",
-              progress: Progress | None = None, keep_records: bool = True) -> dict[str, Any]:
+              progress: ProgressFn | None = None, keep_records: bool = True) -> dict[str, Any]:
     """Train all ``names`` jointly for ``cfg.steps`` steps and measure the one-run affinities.
 
     Returns ``{"gradient_cosine": {...}, "lookahead": {...}, "seconds": s, "records": {...}}`` with
