@@ -321,3 +321,14 @@ def test_pareto_front_is_the_set_of_undominated_points() -> None:
                          for q in points)
             on_front = any((q.cost, q.delta_m) == (p.cost, p.delta_m) for q in front)
             assert on_front != beaten
+
+
+def test_a_task_left_out_of_delta_m_is_named(tmp_path) -> None:
+    run = copy_run(tmp_path / "run")
+    doc = json.loads((run / "comparison.json").read_text(encoding="utf-8"))
+    doc["delta_m_basis"] = {"excluded": {"heart_disease": "baseline auc 0 is below chance (0.5) (val split, seed 0)"}}
+    (run / "comparison.json").write_text(json.dumps(doc), encoding="utf-8")
+    paths = render_report(run)
+    html, md = paths["html"].read_text(encoding="utf-8"), paths["markdown"].read_text(encoding="utf-8")
+    assert "Left out of Δm" in html and "heart_disease: baseline auc 0 is below chance" in html
+    assert "Left out of Δm" in md and "heart\\_disease: baseline auc 0 is below chance" in md
