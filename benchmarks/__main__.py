@@ -33,6 +33,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("grouping_quality", "benchmarks.grouping_quality", 2400, ()),
     ("regret", "benchmarks.regret", 2400, ()),
     ("leak_check", "benchmarks.leak_check", 900, ()),
+    ("verdict_calibration", "benchmarks.verdict_calibration", 3600, ("--landmine",)),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300
@@ -275,12 +276,45 @@ def rows_leak_check(lines: list[dict[str, Any]]) -> list[Row]:
              "below 1 when sharing helps honestly, e.g. when c's own network overfits its few rows; "
              "a shared RMSE at or above the noise floor means no memorised labels"),
     ]
+def rows_verdict(lines: list[dict[str, Any]]) -> list[Row]:
+    out = []
+    for r in lines:
+        if r.get("benchmark") != "verdict_calibration":
+            continue
+        if r.get("kind") == "summary":
+            what = ("unrelated tasks (synthetic-unrelated, 3 groups of 3): share_for_accuracy is a false positive"
+                    if r["target_kind"] == "false_positive" else
+                    "planted clusters (synthetic 3 x 3, the planted grouping): share_for_accuracy is a true positive")
+            d = r["decisions"]
+            out.append(_row("verdict", f"Decision over {r['reps']} repetitions (fresh data and seeds, 3 training "
+                            f"seeds each) on {what}", _f(100 * r["share_for_accuracy_rate"], " %"), "", "",
+                            ("<= " if r["target_kind"] == "false_positive" else ">= ") + f"{100 * r['target']:g} %",
+                            r["pass"], f"decisions: {d['share_for_accuracy']} accuracy, {d['share_for_cost']} cost, "
+                            f"{d['train_separately']} separately, {d['inconclusive']} inconclusive; mean test "
+                            f"Delta_m {_f(r['mean_delta_m_test'], ' %')}"))
+        elif r.get("kind") == "landmine":
+            if r.get("skipped"):
+                out.append(_row("verdict", "Landmine: validation vs test Delta_m", "skipped", note=r["skipped"]))
+                continue
+            for a in r["rows"]:
+                if "overlap" not in a:
+                    continue
+                out.append(_row("verdict", f"Landmine ({r['tasks']} tasks, {r['steps']} steps, {r['seeds']} seeds): "
+                                f"Delta_m of '{a['alternative']}' on the validation rows set apart for the decision vs "
+                                f"test", _f(a["delta_m_estimate"], " %"), _f(a["delta_m_test"], " %") + " (test)", "",
+                                "95 % intervals overlap", a["overlap"],
+                                f"validation interval {_f(a['estimate_interval'][0])} to "
+                                f"{_f(a['estimate_interval'][1])}; test (seeds) {_f(a['test_interval_seeds'][0])} to "
+                                f"{_f(a['test_interval_seeds'][1])}; whole-validation Delta_m "
+                                f"{_f(a['delta_m_val_whole'], ' %')}; decision {r['decision']}"))
+    return out
 
 
 ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     "probe_speed": rows_probe_speed, "affinity_overhead": rows_overhead, "measure_cost": rows_cost,
     "scaling": rows_scaling, "selection_parity": rows_parity, "selection_scale": rows_selection_scale,
     "grouping_quality": rows_quality, "regret": rows_regret, "leak_check": rows_leak_check,
+    "verdict_calibration": rows_verdict,
 }
 
 
@@ -428,7 +462,11 @@ SIZES_TEXT = [
     "`analyze --exhaustive` at the defaults; compare over 2 seeds with 400 training steps, 3 random groupings.",
     "- leak_check: task a on 1,000 rows of 8 standard-normal features, task c on 30 of them, both with the same "
     "standard-normal noise target; default training (1,500 steps, early stopping) of the network sharing a and c "
-    "and of c's own network, 8 split seeds, c's validation and test rows pooled.",
+    "and of c's own network, 8 split seeds, c's validation and test rows pooled.",,
+    "- verdict_calibration: synthetic-unrelated and synthetic 3x3 (500 own rows per task, split 40/40/20), one "
+    "grouping of 3 networks of 3 tasks vs single-task networks, 3 training seeds, 300 steps, hidden [32, 32], 20 "
+    "repetitions each with fresh data; Landmine: 29 tasks, the known split and all-in-one vs single-task, 3 seeds, "
+    "300 steps"
 ]
 SMOKE_SIZES = ["- smoke: every benchmark at tiny sizes (2-6 tasks, 5-20 steps); the figures test the plumbing only."]
 

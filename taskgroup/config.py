@@ -212,7 +212,7 @@ class AnalyzeConfig(_Section):
     steps: int = 200
     batch_size: int = 64
     rows_per_task: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-3
     every: int = 10
     window: int = 5
     phase: float = 0.5

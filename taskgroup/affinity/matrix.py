@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import chi2, spearmanr
 
 #: below this signal-to-noise figure a measure is flagged uninformative (see :func:`signal_to_noise`)
 INFORMATIVE_SNR = 0.5
+#: and its entries must differ from "no relationship" at this significance (chi-square test)
+INFORMATIVE_P = 0.01
 
 
 def off_diagonal(m: np.ndarray) -> np.ndarray:
@@ -18,24 +20,66 @@ def off_diagonal(m: np.ndarray) -> np.ndarray:
     return m[~np.eye(len(m), dtype=bool)]
 
 
-def signal_to_noise(matrix: np.ndarray, stderr: np.ndarray) -> float:
-    """How far the real differences between task pairs stand out from the noise of one entry.
+def _independent(matrix: np.ndarray, stderr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Off-diagonal entries and standard errors, the upper triangle only when the measure is symmetric."""
+    m, s = np.asarray(matrix, dtype=float), np.asarray(stderr, dtype=float)
+    symmetric = np.allclose(m, m.T) and np.allclose(s, s.T)
+    mask = np.triu(np.ones_like(m, dtype=bool), 1) if symmetric else ~np.eye(len(m), dtype=bool)
+    return m[mask], s[mask]
 
-    A grouping is read from differences between pairs. The off-diagonal entries spread both because
-    pairs differ and because each entry is noisy; the noise part of their variance is the mean
-    squared standard error. The figure is the standard deviation left after removing it, divided by
-    the root-mean-square standard error: 0 for pure noise, 1 when real differences are as large as
-    one entry's noise. Group scores average several entries, so groupings are already stable from
-    about :data:`INFORMATIVE_SNR` (on Landmine, gradient cosine at 0.9 recovers the known split).
+
+def signal_to_noise(matrix: np.ndarray, stderr: np.ndarray) -> float:
+    """How far the entries stand from "no relationship" (0), beyond their noise, in units of that noise.
+
+    ``sqrt(max(mean(v^2) - mean(se^2), 0) / mean(se^2))`` over the off-diagonal entries ``v`` with
+    standard errors ``se``. The mean square of the entries is their spread squared plus their common
+    level squared, so the figure sees both differences between pairs (what a grouping is read from)
+    and a relationship every pair shares (identical tasks, or two tasks with a strong affinity); the
+    noise part, the mean squared standard error, is removed. 0 for pure noise; 1 when the entries
+    stand one noise unit from 0. :func:`spread_to_noise` keeps the spread alone.
     """
     vals, errs = off_diagonal(matrix), off_diagonal(stderr)
-    if len(vals) < 2:
+    if len(vals) == 0:
         return float("inf")
+    noise2 = float(np.mean(errs ** 2))
+    excess = max(float(np.mean(vals ** 2)) - noise2, 0.0)
+    if noise2 == 0:
+        return float("inf") if excess > 0 else 0.0
+    return float(np.sqrt(excess / noise2))
+
+
+def spread_to_noise(matrix: np.ndarray, stderr: np.ndarray) -> float:
+    """The spread of the off-diagonal entries beyond their noise, in units of one entry's noise."""
+    vals, errs = off_diagonal(matrix), off_diagonal(stderr)
+    if len(vals) < 2:
+        return 0.0
     noise2 = float(np.mean(errs ** 2))
     excess = max(float(np.var(vals)) - noise2, 0.0)
     if noise2 == 0:
         return float("inf") if excess > 0 else 0.0
     return float(np.sqrt(excess / noise2))
+
+
+def no_relationship_p(matrix: np.ndarray, stderr: np.ndarray) -> float:
+    """P-value of "every entry is 0 up to its noise": sum of (v / se)^2 against chi-square.
+
+    Uses the independent entries (the upper triangle of a symmetric measure); entries without a
+    standard error are left out. The entries of one joint run share measurements, so the test is
+    approximate; it stops a handful of noisy entries from looking like a relationship.
+    """
+    vals, errs = _independent(matrix, stderr)
+    keep = errs > 0
+    if not keep.any():
+        return 0.0 if np.any(vals != 0) else 1.0
+    stat = float(np.sum((vals[keep] / errs[keep]) ** 2))
+    return float(chi2.sf(stat, int(keep.sum())))
+
+
+def is_informative(matrix: np.ndarray, stderr: np.ndarray) -> bool:
+    """Informative: signal-to-noise of at least :data:`INFORMATIVE_SNR` and entries that differ from
+    0 beyond their noise (p < :data:`INFORMATIVE_P`)."""
+    return bool(signal_to_noise(matrix, stderr) >= INFORMATIVE_SNR
+                and no_relationship_p(matrix, stderr) < INFORMATIVE_P)
 
 
 @dataclass
@@ -54,9 +98,11 @@ class AffinityMatrix:
 
     def to_dict(self) -> dict[str, Any]:
         snr = self.snr
+        spread = spread_to_noise(self.matrix, self.stderr)
         d = {"matrix": _round(self.matrix), "stderr": _round(self.stderr),
              "snr": None if not np.isfinite(snr) else round(snr, 6),
-             "informative": bool(snr >= INFORMATIVE_SNR)}
+             "snr_spread": None if not np.isfinite(spread) else round(spread, 6),
+             "informative": is_informative(self.matrix, self.stderr)}
         for k, v in self.extra.items():
             d[k] = _round(v) if isinstance(v, np.ndarray) else v
         return d

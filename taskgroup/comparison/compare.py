@@ -239,12 +239,26 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     doc["delta_m_basis"] = _basis(refs, single, single_val)
     doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
                             "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]
-    doc["verdict"] = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin)
+    doc["verdict"] = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
+                             chosen_on_validation=_chosen_on_validation(groupings))
     doc["models"] = {"alternative": doc["verdict"]["alternative"] if doc["verdict"]["use_mtl"] else "single_task",
                      "decision": doc["verdict"]["decision"], "seed": seed_list[0],
                      "networks": [{"tasks": list(g), "key": network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg)}
                                   for g in doc["verdict"]["train"]]}
     return doc
+
+
+def _chosen_on_validation(groupings: dict[str, Any]) -> bool:
+    """Whether the recommended grouping may have been chosen on validation rows.
+
+    Only the joint run's measures (gradient cosine, lookahead: training batches) leave the validation
+    rows untouched; probe gains and subset scores read validation metrics. A grouping given from
+    outside says so with ``"chosen_on_validation": false``.
+    """
+    rec = groupings.get("recommended") or {}
+    if isinstance(rec.get("chosen_on_validation"), bool):
+        return rec["chosen_on_validation"]
+    return str(rec.get("measure") or "") not in ("gradient_cosine", "lookahead")
 
 
 def row_evidence(taskset: TaskSet, refs: dict[str, Reference]) -> RowEvidence:

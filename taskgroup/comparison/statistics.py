@@ -224,19 +224,26 @@ class RowEvidence:
     def has(self, alternative: str) -> bool:
         return alternative in self.scores
 
-    def _metrics(self, alternative: str, part: str, boot: bool) -> list[dict[str, np.ndarray]]:
-        rows = self.parts[part]
+    def _metrics(self, alternative: str, parts: tuple[str, ...], boot: bool) -> list[dict[str, np.ndarray]]:
         out = []
-        for seed_scores in self.scores[alternative][part]:
+        for k in range(len(self.scores[alternative][parts[0]])):
             per_task = {}
-            for t, sc in seed_scores.items():
-                w = self.weights[:, rows.rows[t]] if boot else np.ones((1, len(rows.rows[t])))
-                per_task[t] = weighted_metric(self.tasks[t], rows.y[t], sc, w)
+            for t in self.tasks:
+                rows = np.concatenate([self.parts[p].rows[t] for p in parts])
+                y = np.concatenate([self.parts[p].y[t] for p in parts])
+                sc = np.concatenate([np.asarray(self.scores[alternative][p][k][t]) for p in parts])
+                w = self.weights[:, rows] if boot else np.ones((1, len(rows)))
+                per_task[t] = weighted_metric(self.tasks[t], y, sc, w)
             out.append(per_task)
         return out
 
-    def compare(self, alternative: str, baseline: str, part: str = "estimate") -> Interval:
-        """Delta_m of ``alternative`` against ``baseline`` (same seeds, same rows) with its interval."""
+    def compare(self, alternative: str, baseline: str, part: str | tuple[str, ...] = "estimate") -> Interval:
+        """Delta_m of ``alternative`` against ``baseline`` (same seeds, same rows) with its interval.
+
+        ``part``: one part, or several pooled (``("select", "estimate")`` for an alternative that no
+        choice on validation rows picked).
+        """
+        part = (part,) if isinstance(part, str) else tuple(part)
         names = list(self.tasks)
         point_a, point_b = self._metrics(alternative, part, False), self._metrics(baseline, part, False)
         values = [delta_m({t: float(a[t][0]) for t in names}, {t: float(b[t][0]) for t in names}, self.refs).value
@@ -252,4 +259,4 @@ class RowEvidence:
                     per_seed.append(delta_m(ma, mb, self.refs).value)
             if len(per_seed) == len(boot_a):
                 means[k] = float(np.mean(per_seed))
-        return interval(values, means, part)
+        return interval(values, means, "+".join(part))

@@ -67,14 +67,22 @@ def _sentence(d: Decision, iv: Interval, cost: Cost, groups: list[list[str]], ma
 
 
 def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None, evidence: RowEvidence,
-            margin: float = 1.0) -> dict[str, Any]:
-    """The ``verdict`` entry of ``comparison.json``: decision, interval, margin, cost and summary."""
+            margin: float = 1.0, chosen_on_validation: bool = True) -> dict[str, Any]:
+    """The ``verdict`` entry of ``comparison.json``: decision, interval, margin, cost and summary.
+
+    The effect is estimated on the estimate part of the validation rows when the grouping was chosen
+    on validation rows (the final recommendation, picked on the select part; a grouping proposed
+    from probe gains, which read validation metrics). A grouping that no choice on validation rows
+    picked (proposed from the joint run's training batches) is estimated on the select and estimate
+    parts pooled: more rows, no winner's curse.
+    """
     alts = {a["name"]: a for a in comparison["alternatives"]}
     final = comparison.get("final") or {}
     target = final.get("name") if final.get("name") in alts and evidence.has(final.get("name")) else "recommended"
     alt, single = alts[target], alts["single_task"]
     groups = final.get("groups") or alt["groups"]
-    iv = evidence.compare(target, "single_task", "estimate")
+    pooled = target == "recommended" and not chosen_on_validation and not final
+    iv = evidence.compare(target, "single_task", ("select", "estimate") if pooled else "estimate")
     names = comparison["tasks"]
     cost = cost_of(groups, len(names), alt["inference_cost"], single["inference_cost"], alt["params"], single["params"])
     shares = any(len(g) > 1 for g in groups)

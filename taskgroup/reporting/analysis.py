@@ -47,13 +47,14 @@ def _measure_blocks(ctx: Context, name: str, body: dict) -> list[Block]:
     status: list = []
     if snr is not None:
         status.append(f"Signal-to-noise ratio {snr:.2f} ")
-        status.append("(how far the differences between pairs stand out from their measurement noise). ")
+        status.append("(how far the entries stand from 'no relationship', counting both their common level and "
+                      "their differences between pairs, in units of their own measurement noise). ")
     if informative is False:
         blocks.append(Para([Span("Not informative: ", "b"), *status,
-                            "The differences between pairs are within measurement noise; do not base a grouping "
+                            "The entries are within measurement noise of no relationship; do not base a grouping "
                             "on this measure alone."], kind="warn"))
     elif status:
-        blocks.append(Para(status + (["Informative: differences between pairs exceed the noise."]
+        blocks.append(Para(status + (["Informative: the entries stand out from their noise."]
                                      if informative else [])))
     conflict = data.matrix(name, "conflict_rate")
     if conflict is not None:
