@@ -116,3 +116,39 @@ def test_an_uninformative_measure_is_never_cited():
     assert transfer_signs(_affinity(m, s, informative=False)) is None
     both = {"measures": {**_affinity(m, s, False)["measures"], **_affinity(m, s, True, "lookahead")["measures"]}}
     assert transfer_signs(both)["measure"] == "lookahead"
+
+
+def test_row_evidence_point_values_are_delta_m_on_the_rows_of_the_parts():
+    from taskgroup.comparison.statistics import PartRows, RowEvidence
+    from taskgroup.delta import delta_m, reference
+
+    rng = np.random.default_rng(3)
+    tasks = [Task("a", "binary", "auc"), Task("r", "regression", "rmse", lower_is_better=True)]
+    refs = {"a": reference("binary", "auc", False), "r": reference("regression", "rmse", True, target_scale=1.0)}
+    rows = {"select": {"a": np.arange(0, 30), "r": np.arange(60, 90)},
+            "estimate": {"a": np.arange(30, 60), "r": np.arange(90, 120)}}
+    y = {"a": rng.integers(0, 2, 120).astype(float), "r": rng.normal(size=120)}
+    parts = {p: PartRows(p, rows[p], {t: y[t][rows[p][t]] for t in rows[p]}) for p in rows}
+    ev = RowEvidence(tasks, parts, 120, refs)
+    scores = {}
+    for alt, noise in (("single_task", 1.0), ("shared", 0.5)):
+        per_part = {}
+        for p in rows:
+            per_part[p] = [{"a": np.clip(y["a"][rows[p]["a"]] * 0.3 + rng.random(30) * noise, 0, 1),
+                            "r": y["r"][rows[p]["r"]] + rng.normal(0, noise, 30)} for _ in range(3)]
+            ev.add(alt, p, per_part[p])
+        scores[alt] = per_part
+    for part in ("estimate", ("select", "estimate")):
+        ps = (part,) if isinstance(part, str) else part
+        iv = ev.compare("shared", "single_task", part)
+        for k in range(3):
+            vals = {}
+            for alt in scores:
+                ya = np.concatenate([y["a"][rows[p]["a"]] for p in ps])
+                yr = np.concatenate([y["r"][rows[p]["r"]] for p in ps])
+                sa = np.concatenate([scores[alt][p][k]["a"] for p in ps])
+                sr = np.concatenate([scores[alt][p][k]["r"] for p in ps])
+                vals[alt] = {"a": metric_value(tasks[0], ya, sa), "r": metric_value(tasks[1], yr, sr)}
+            want = delta_m(vals["shared"], vals["single_task"], refs).value
+            assert iv.values[k] == pytest.approx(want, abs=1e-9)
+        assert iv.se_rows > 0 and iv.part == "+".join(ps)

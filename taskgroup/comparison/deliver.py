@@ -1,4 +1,4 @@
-"""Trained models of the recommended grouping: saved under ``DIR/models/``, loaded for prediction.
+"""Trained networks the decision says to train (the grouping's for ``share_*``, one per task otherwise): saved under ``DIR/models/``, loaded for prediction.
 
 Each network is a state dict (``net-K.pt``, loaded with ``weights_only=True``) plus JSON metadata
 (``net-K.json``: its tasks, architecture, target scaling). ``models/index.json`` routes every task
