@@ -1,4 +1,7 @@
-"""Trained networks the decision says to train (the grouping's for ``share_*``, one per task otherwise): saved under ``DIR/models/``, loaded for prediction.
+"""The networks the decision says to train, saved under ``DIR/models/`` and loaded for prediction.
+
+For ``share_for_accuracy`` and ``share_for_cost`` they are the grouping's networks; for
+``train_separately`` and ``inconclusive`` one single-task network per task.
 
 Each network is a state dict (``net-K.pt``, loaded with ``weights_only=True``) plus JSON metadata
 (``net-K.json``: its tasks, architecture, target scaling). ``models/index.json`` routes every task
