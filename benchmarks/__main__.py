@@ -462,7 +462,7 @@ SIZES_TEXT = [
     "`analyze --exhaustive` at the defaults; compare over 2 seeds with 400 training steps, 3 random groupings.",
     "- leak_check: task a on 1,000 rows of 8 standard-normal features, task c on 30 of them, both with the same "
     "standard-normal noise target; default training (1,500 steps, early stopping) of the network sharing a and c "
-    "and of c's own network, 8 split seeds, c's validation and test rows pooled.",,
+    "and of c's own network, 8 split seeds, c's validation and test rows pooled.",
     "- verdict_calibration: synthetic-unrelated and synthetic 3x3 (500 own rows per task, split 40/40/20), one "
     "grouping of 3 networks of 3 tasks vs single-task networks, 3 training seeds, 300 steps, hidden [32, 32], 20 "
     "repetitions each with fresh data; Landmine: 29 tasks, the known split and all-in-one vs single-task, 3 seeds, "
