@@ -53,6 +53,7 @@ def one_set(name: str, spec: dict[str, Any], workdir: Path, train: dict[str, Any
             max_groups: int | None, analyze_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Analyze, group per measure and compare on one task set."""
     from taskgroup.comparison.compare import compare
+    from taskgroup.runtime.documents import AffinityDoc, GroupingsDoc
     from taskgroup.data import load_taskset
     from taskgroup.runtime.rundir import open_run
 
@@ -82,7 +83,8 @@ def one_set(name: str, spec: dict[str, Any], workdir: Path, train: dict[str, Any
                 continue
             groupings = {"schema": 1, "tasks": taskset.task_names,
                          "recommended": {"groups": groups, "method": m}, "candidates": []}
-            doc = compare(cfg, taskset, groupings, store, affinity=affinity)
+            doc = compare(cfg, taskset, GroupingsDoc.from_json(groupings), store,
+                          affinity=AffinityDoc.from_json(affinity)).to_json()
             alts = {a["name"]: a for a in doc["alternatives"]}
             rec = alts["recommended"]
             per_measure[m] = {"groups": groups, "total": total(rec), "delta_m": rec["delta_m"],

@@ -229,7 +229,7 @@ def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None
     cfg = _apply_seed(resolve_config(config), seed)
     doc = run_analyze(cfg, out, measures=_measures(measures), exhaustive=exhaustive or None, force=force,
                       execution=_execution(executor, workers, address, quiet))
-    click.echo(f"wrote {Path(out) / 'affinity.json'} ({', '.join(doc['measures'])})")
+    click.echo(f"wrote {Path(out) / 'affinity.json'} ({', '.join(doc.measures)})")
 
 
 @main.command()
@@ -244,9 +244,9 @@ def group(directory: str, max_groups: int | None, budget: float | None, partitio
     from .pipeline import group as run_group
 
     doc = run_group(directory, max_groups=max_groups, budget=budget, partition=partition, measure=measure)
-    rec = doc["recommended"]
-    groups = " | ".join(", ".join(g) for g in rec["groups"])
-    click.echo(f"recommended ({rec['method']}): {groups}")
+    rec = doc.recommended
+    groups = " | ".join(", ".join(g) for g in rec.groups)
+    click.echo(f"recommended ({rec.method}): {groups}")
     click.echo(f"wrote {Path(directory) / 'groupings.json'}")
 
 
@@ -280,7 +280,7 @@ def compare(directory: str, seeds: int | None, executor: str, workers: int, addr
     from .pipeline import compare as run_compare
 
     doc = run_compare(directory, seeds=seeds, execution=_execution(executor, workers, address, quiet))
-    click.echo(doc["verdict"]["summary"])
+    click.echo(doc.verdict.summary)
     click.echo(f"wrote {Path(directory) / 'comparison.json'} and {Path(directory) / 'models'}")
 
 
@@ -325,8 +325,9 @@ def run(config: str, out: str, max_groups: int | None, budget: float | None, see
 
 
 def _print_verdict(out: str) -> None:
-    doc = json.loads((Path(out) / "comparison.json").read_text())
-    click.echo(doc["verdict"]["summary"])
+    from .runtime.documents import ComparisonDoc
+
+    click.echo(ComparisonDoc.load(Path(out) / ComparisonDoc.FILE).verdict.summary)
 
 
 @main.command()

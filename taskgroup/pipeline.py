@@ -12,7 +12,8 @@ from typing import Any
 from .config import Config, load_config
 from .errors import TaskgroupError
 from .runtime.execution import INLINE, Execution
-from .runtime.rundir import open_existing, open_run, read_json, write_output
+from .runtime.documents import AffinityDoc, ComparisonDoc, GroupingsDoc
+from .runtime.rundir import open_existing, open_run, read_document, read_optional, write_document
 from .tasks import TaskSet
 
 
@@ -54,13 +55,13 @@ def check_same_data(directory: str | Path, taskset: TaskSet) -> None:
     """Refuse data whose fingerprint differs from the one recorded by ``analyze`` in DIR/affinity.json."""
     from .errors import DataError
 
-    path = Path(directory) / "affinity.json"
-    if not path.is_file():
+    affinity = read_optional(directory, AffinityDoc)
+    if affinity is None:
         return
-    recorded = (read_json(directory, "affinity.json", "compare").get("data") or {})
-    fp = recorded.get("fingerprint")
+    recorded = affinity.data
+    fp = recorded.fingerprint
     if fp and fp != taskset.fingerprint():
-        raise DataError(f"{directory}: the data differ from those analyze measured ({recorded.get('source', '?')}, "
+        raise DataError(f"{directory}: the data differ from those analyze measured ({recorded.source or '?'}, "
                         f"fingerprint {fp}; now {taskset.fingerprint()}); rerun analyze with --force on these data")
 
 
@@ -82,7 +83,7 @@ def check_encoder(cfg: Config) -> None:
 
 def analyze(config: str | Path | Config | None, out: str | Path, *, measures: list[str] | None = None,
             exhaustive: bool | None = None, force: bool = False, data: TaskSet | None = None,
-            execution: Execution = INLINE) -> dict[str, Any]:
+            execution: Execution = INLINE) -> AffinityDoc:
     """Measure task affinities and write ``OUT/affinity.json``; finished units are reused.
 
     ``force`` reuses an ``out`` that belongs to another configuration (its results are dropped).
@@ -92,31 +93,33 @@ def analyze(config: str | Path | Config | None, out: str | Path, *, measures: li
 
     cfg, taskset = resolve_data(resolve_config(config), data)
     with open_run(out, cfg, taskset.fingerprint(), force=force) as store:
-        doc = _analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, execution=execution)
-        write_output(out, "affinity.json", doc)
+        raw = _analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, execution=execution)
+        doc = AffinityDoc.from_json(raw)
+        write_document(out, doc)
     return doc
 
 
 def group(directory: str | Path, *, max_groups: int | None = None, budget: float | None = None,
-          partition: bool | None = None, measure: str | None = None) -> dict[str, Any]:
+          partition: bool | None = None, measure: str | None = None) -> GroupingsDoc:
     """Propose groupings from ``DIR/affinity.json`` and write ``DIR/groupings.json``."""
     from .grouping import group as _group
 
     with open_existing(directory) as (cfg, _store):
-        affinity = read_json(directory, "affinity.json", "group")
+        affinity = read_document(directory, AffinityDoc, "group")
         g = cfg.group
-        doc = _group(affinity,
+        raw = _group(affinity.to_json(),
                      max_groups=max_groups if max_groups is not None else g.max_groups,
                      budget=budget if budget is not None else g.budget,
                      partition=g.partition if partition is None else partition,
                      measure=measure or g.measure,
                      seed=cfg.seed)
-        write_output(directory, "groupings.json", doc)
+        doc = GroupingsDoc.from_json(raw)
+        write_document(directory, doc)
     return doc
 
 
 def compare(directory: str | Path, *, seeds: int | None = None, data: TaskSet | None = None,
-            execution: Execution = INLINE) -> dict[str, Any]:
+            execution: Execution = INLINE) -> ComparisonDoc:
     """Train the groupings and alternatives, write ``DIR/comparison.json`` and ``DIR/models/``.
 
     ``data``: the task set given to ``analyze`` from Python (its fingerprint must match).
@@ -125,14 +128,13 @@ def compare(directory: str | Path, *, seeds: int | None = None, data: TaskSet | 
     from .comparison.deliver import save_models
 
     with open_existing(directory) as (cfg, store):
-        groupings = read_json(directory, "groupings.json", "compare")
-        affinity_path = Path(directory) / "affinity.json"
-        affinity = read_json(directory, "affinity.json", "compare") if affinity_path.is_file() else None
+        groupings = read_document(directory, GroupingsDoc, "compare")
+        affinity = read_optional(directory, AffinityDoc)
         cfg, taskset = resolve_data(cfg, data)
         check_same_data(directory, taskset)
         doc = _compare(cfg, taskset, groupings, store, affinity=affinity, seeds=seeds, execution=execution)
         save_models(directory, doc, store, taskset, cfg.model)
-        write_output(directory, "comparison.json", doc)
+        write_document(directory, doc)
     return doc
 
 
@@ -189,16 +191,6 @@ def status(directory: str | Path, *, data: TaskSet | None = None) -> dict[str, A
     return {"units": summary, "steps": steps, "left": left, "seconds": seconds}
 
 
-def _optional_json(path: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def _planned(d: Path, store: Any, data: TaskSet | None = None) -> dict[str, dict[str, int]]:
     """Units each step plans from the saved config, and how many of them the store holds."""
     from .affinity.analyze import plan_units
@@ -210,16 +202,16 @@ def _planned(d: Path, store: Any, data: TaskSet | None = None) -> dict[str, dict
     out: dict[str, dict[str, int]] = {}
     try:
         cfg, taskset = resolve_data(load_run_config(d), data)
-        affinity = _optional_json(d / "affinity.json")
-        settings = (affinity or {}).get("settings") or {}
+        affinity = read_optional(d, AffinityDoc)
+        settings = affinity.settings if affinity is not None else {}
         measures = settings.get("measures") or cfg.analyze.measures
         exhaustive = bool(settings.get("exhaustive", cfg.analyze.exhaustive))
         keys = {u.key for u in plan_units(cfg, taskset, list(measures), exhaustive)}
         out["analyze"] = {"total": len(keys), "done": sum(store.has(k) for k in keys)}
-        groupings = _optional_json(d / "groupings.json")
+        groupings = read_optional(d, GroupingsDoc)
         if groupings is not None:
-            comparison = _optional_json(d / "comparison.json")
-            seeds = len(comparison["seeds"]) if comparison and comparison.get("seeds") else None
+            comparison = read_optional(d, ComparisonDoc)
+            seeds = len(comparison.seeds) if comparison is not None and comparison.seeds else None
             _alts, specs, _seeds = plan(cfg, taskset, groupings, affinity, seeds)
             fp = taskset.fingerprint()
             keys = {network_key(fp, sp, cfg) for sp in specs}

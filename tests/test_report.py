@@ -229,10 +229,10 @@ def test_a_directory_without_run_files_is_a_one_line_error(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "affinity.json is not valid JSON"),
+    ("{not json", "affinity.json: not valid JSON"),
     ('{"schema": 2, "tasks": []}', "schema 2"),
-    ('{"schema": 1, "tasks": ["a", "b"], "measures": {"lookahead": {"matrix": [[0, 1]]}}}', "expected 2 x 2"),
-    ('{"schema": 1, "tasks": "a"}', "list of task names"),
+    ('{"schema": 1, "tasks": ["a", "b"], "measures": {"lookahead": {"matrix": [[0, 1]]}}}', "must be 2 x 2"),
+    ('{"schema": 1, "tasks": "a"}', "tasks: expected a list"),
 ])
 def test_broken_files_are_one_line_errors(tmp_path: Path, content: str, message: str) -> None:
     (tmp_path / "affinity.json").write_text(content)
@@ -247,17 +247,16 @@ def test_verdict_against_sharing_and_uncovered_tasks(tmp_path: Path) -> None:
     comparison["verdict"] = {"use_mtl": False, "summary": "Differences are within seed noise."}
     comparison.pop("budget_curve")
     (run / "comparison.json").write_text(json.dumps(comparison))
-    groupings = json.loads((run / "groupings.json").read_text())
-    groupings["recommended"]["groups"] = [["heart_disease", "age_years"], ["age_years", HOSTILE]]
-    (run / "groupings.json").write_text(json.dumps(groupings))
     html = render_report(run)["html"].read_text(encoding="utf-8")
     assert "Verdict: train each task separately" in html and "within seed noise" in html
     assert "Train 4 networks" in html and "charges ($|log)" in html
     assert 'class="callout bad"' in html
-    comparison["verdict"] = {"use_mtl": True, "summary": "Share."}
-    (run / "comparison.json").write_text(json.dumps(comparison))
-    html = render_report(run)["html"].read_text(encoding="utf-8")
-    assert "Not served by any network" in html
+    # a hand-edited grouping that leaves a task out is refused, naming the file, the field and the task
+    groupings = json.loads((run / "groupings.json").read_text())
+    groupings["recommended"]["groups"] = [["heart_disease", "age_years"], ["age_years", HOSTILE]]
+    (run / "groupings.json").write_text(json.dumps(groupings))
+    with pytest.raises(RunDirError, match=r"groupings\.json: recommended\.groups: task .* is in no group"):
+        render_report(run)
 
 
 def test_rerender_is_deterministic_and_drops_stale_figures(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ import numpy as np
 from ..affinity.analyze import data_record
 from ..config import Config, ModelConfig, TrainConfig
 from ..grouping.graph import canonical
+from ..runtime.documents import (AffinityDoc, AlternativeResult, BudgetPoint, ComparisonDoc, DataInfo, GroupingsDoc,
+                                  ModelsRef, SavedNetworkRef, TaskResult)
 from ..delta import Reference, compared_value, delta_m, references, relative_change
 from ..runtime.execution import INLINE, Execution
 from ..runtime.executors import Unit, run_units
@@ -74,9 +76,9 @@ def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
                          "train": asdict(cfg.train), "model": asdict(cfg.model)})
 
 
-def _canon(groups: Groups, order: list[str]) -> Groups:
+def _canon(groups: Groups | tuple[tuple[str, ...], ...], order: list[str]) -> Groups:
     """:func:`~taskgroup.grouping.graph.canonical` groups as lists (the form the documents hold)."""
-    return [list(g) for g in canonical(groups, order)]
+    return [list(g) for g in canonical([list(g) for g in groups], order)]
 
 
 def random_groupings(names: list[str], k: int, draws: int, seed: int) -> list[Groups]:
@@ -97,54 +99,100 @@ def random_groupings(names: list[str], k: int, draws: int, seed: int) -> list[Gr
     return out
 
 
-def alternatives_for(groupings: dict[str, Any], names: list[str], cfg: Config) -> list[dict[str, Any]]:
-    """Every alternative to train: name, groups, and how its networks are trained."""
-    alts: list[dict[str, Any]] = []
+@dataclass(frozen=True)
+class Alternative:
+    """One alternative to train: its name, groups, and how its networks are trained."""
+
+    name: str
+    groups: tuple[tuple[str, ...], ...]
+    method: str | None = None
+    family: str | None = None
+    sharing: str = "hard"
+    weighting: str = "equal"
+    width: float = 1.0
+    oracle: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """Hard sharing, equal weighting, full width: only the groups tell it apart."""
+        return self.sharing == "hard" and self.weighting == "equal" and self.width == 1.0
+
+    def specs(self, seeds: list[int]) -> list[NetworkSpec]:
+        """The networks this alternative trains for ``seeds``."""
+        return [NetworkSpec(tuple(g), s, self.sharing, self.weighting, self.width) for s in seeds for g in self.groups]
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What compare uses of one trained network: per-task metrics by split and validation part (and
+    RMSE), per-row scores on the validation parts, size, cost, time, store key."""
+
+    key: str
+    val: dict[str, float]
+    test: dict[str, float]
+    rmse: dict[str, dict[str, float]]              # split or part -> task -> RMSE (regression tasks)
+    parts: dict[str, dict[str, float]]             # select | estimate -> task -> metric
+    scores: dict[str, dict[str, Any]]              # select | estimate -> task -> per-row scores
+    params: int
+    macs: int
+    seconds: float
+
+    @classmethod
+    def of(cls, key: str, p: dict[str, Any]) -> Trained:
+        rmse = {"val": p.get("val_rmse") or {}, "test": p.get("test_rmse") or {}, **(p.get("parts_rmse") or {})}
+        return cls(key, p["val"], p["test"], rmse, p.get("parts") or {}, p.get("scores") or {},
+                   int(p["params"]), int(p["macs"]), float(p["seconds"]))
+
+
+def _alt(name: str, groups: Groups, **how: Any) -> Alternative:
+    return Alternative(name, tuple(tuple(g) for g in groups), **how)
+
+
+def alternatives_for(groupings: GroupingsDoc, names: list[str], cfg: Config) -> list[Alternative]:
+    """Every alternative to train, the recommended grouping first."""
     wanted = set(cfg.compare.alternatives)
-    rec = _canon(groupings["recommended"]["groups"], names)
-    alts.append({"name": "recommended", "groups": rec, "method": groupings["recommended"].get("method", "")})
+    rec = _canon(groupings.recommended.groups, names)
+    alts = [_alt("recommended", rec, method=groupings.recommended.method)]
     # single-task networks are the baseline of every Delta_m and of the decision: always trained
-    alts.append({"name": "single_task", "groups": [[n] for n in names]})
+    alts.append(_alt("single_task", [[n] for n in names]))
     if "single_task" in wanted:
         if cfg.group.budget is not None:
-            alts.append({"name": "single_task_half", "groups": [[n] for n in names], "width": 0.5})
+            alts.append(_alt("single_task_half", [[n] for n in names], width=0.5))
     if "all_in_one" in wanted:
-        alts.append({"name": "all_in_one", "groups": [list(names)]})
-        alts.append({"name": "all_in_one_uncertainty", "groups": [list(names)], "weighting": "uncertainty"})
-        alts.append({"name": "all_in_one_gradnorm", "groups": [list(names)], "weighting": "gradnorm"})
+        alts.append(_alt("all_in_one", [list(names)]))
+        alts.append(_alt("all_in_one_uncertainty", [list(names)], weighting="uncertainty"))
+        alts.append(_alt("all_in_one_gradnorm", [list(names)], weighting="gradnorm"))
     if "soft_sharing" in wanted:
-        alts.append({"name": "soft_sharing", "groups": [list(names)], "sharing": "soft"})
+        alts.append(_alt("soft_sharing", [list(names)], sharing="soft"))
     if "candidates" in wanted:
         # a candidate equal to an alternative already listed (plain hard sharing) is not listed twice
-        seen = {content_hash(a["groups"]) for a in alts if not ({"sharing", "weighting", "width"} & set(a))}
-        for c in groupings.get("candidates", []):
-            g = _canon(c["groups"], names)
-            h = content_hash(g)
-            if h in seen:
+        seen = {a.groups for a in alts if a.plain}
+        taken = {a.name for a in alts}
+        for c in groupings.candidates:
+            g = _alt("", _canon(c.groups, names))
+            if g.groups in seen:
                 continue
-            seen.add(h)
-            label = c.get("name") or f"{c.get('method', 'candidate')}-k{len(g)}"
-            alts.append({"name": label, "groups": g, "method": c.get("method", "")})
+            seen.add(g.groups)
+            label = c.name or f"{c.method or 'candidate'}-k{len(g.groups)}"
+            while label in taken:
+                label += "'"
+            taken.add(label)
+            alts.append(Alternative(label, g.groups, method=c.method))
     if "random" in wanted and cfg.compare.random_groupings > 0:
         for i, g in enumerate(random_groupings(names, len(rec), cfg.compare.random_groupings, cfg.seed + 101)):
-            alts.append({"name": f"random-{i + 1}", "groups": g, "family": "random"})
+            alts.append(_alt(f"random-{i + 1}", g, family="random"))
     return alts
 
 
-def _specs(alt: dict[str, Any], seeds: list[int]) -> list[NetworkSpec]:
-    return [NetworkSpec(tuple(g), s, alt.get("sharing", "hard"), alt.get("weighting", "equal"), alt.get("width", 1.0))
-            for s in seeds for g in alt["groups"]]
-
-
-def _network_lookup(results: dict[NetworkSpec, dict[str, Any]], alt: dict[str, Any], seed: int,
-                    names: list[str]) -> dict[str, dict[str, Any]]:
+def _network_lookup(results: dict[NetworkSpec, Trained], alt: Alternative, seed: int,
+                    lower: dict[str, bool]) -> dict[str, Trained]:
     """For each task, the record of the network that serves it (best on the select part if several)."""
-    serving: dict[str, dict[str, Any]] = {}
-    for spec in _specs(alt, [seed]):
+    serving: dict[str, Trained] = {}
+    for spec in alt.specs([seed]):
         rec = results[spec]
         for t in spec.tasks:
             cur = serving.get(t)
-            if cur is None or _better(rec["parts"]["select"][t], cur["parts"]["select"][t], rec["_lower"][t]):
+            if cur is None or _better(rec.parts["select"][t], cur.parts["select"][t], lower[t]):
                 serving[t] = rec
     return serving
 
@@ -153,35 +201,32 @@ def _better(a: float, b: float, lower: bool) -> bool:
     return a < b if lower else a > b
 
 
-def _value(rec: dict[str, Any], split: str, task: str, refs: dict[str, Reference]) -> float:
-    """The value ``task`` is compared on in a network record: RMSE for regression, else its metric."""
-    return compared_value(refs[task], task, rec[split], rec.get(f"{split}_rmse", {}))
+def _value(rec: Trained, split: str, task: str, refs: dict[str, Reference]) -> float:
+    """The value ``task`` is compared on in a network record: RMSE for regression, else its metric;
+    ``split`` is ``val``, ``test``, or a part of the validation rows (``select``, ``estimate``)."""
+    metrics = rec.val if split == "val" else rec.test if split == "test" else rec.parts[split]
+    return compared_value(refs[task], task, metrics, rec.rmse.get(split, {}))
 
 
-def _part_value(rec: dict[str, Any], part: str, task: str, refs: dict[str, Reference]) -> float:
-    """:func:`_value` on one part of the validation rows (``select`` or ``estimate``)."""
-    return compared_value(refs[task], task, rec["parts"][part], rec.get("parts_rmse", {}).get(part, {}))
-
-
-def plan(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], affinity: dict[str, Any] | None,
-         seeds: int | None = None) -> tuple[list[dict[str, Any]], list[NetworkSpec], list[int]]:
+def plan(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, affinity: AffinityDoc | None,
+         seeds: int | None = None) -> tuple[list[Alternative], list[NetworkSpec], list[int]]:
     names = taskset.task_names
     seed_list = [cfg.seed + k for k in range(seeds or cfg.compare.seeds)]
     alts = alternatives_for(groupings, names, cfg)
-    if affinity and affinity.get("subsets") and len(names) <= 6:
-        alts.append({"name": "oracle", "groups": [], "oracle": True})
+    if affinity is not None and affinity.subsets and len(names) <= 6:
+        alts.append(Alternative("oracle", (), oracle=True))
     specs: list[NetworkSpec] = []
     for alt in alts:
-        if alt.get("oracle"):
+        if alt.oracle:
             subsets = [c for k in range(1, len(names) + 1) for c in itertools.combinations(names, k)]
             specs += [NetworkSpec(tuple(c), s) for s in seed_list for c in subsets]
         else:
-            specs += _specs(alt, seed_list)
+            specs += alt.specs(seed_list)
     unique = list(dict.fromkeys(specs))
     return alts, unique, seed_list
 
 
-def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
+def _oracle_groups(results: dict[NetworkSpec, Trained], names: list[str], seeds: list[int],
                    refs: dict[str, Reference]) -> Groups:
     """The partition with the best mean gain over single-task on the select part, over all trained subsets."""
     from ..grouping.selection import Network, select
@@ -193,8 +238,8 @@ def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str],
         for t in c:
             gains = []
             for s in seeds:
-                m = _part_value(results[NetworkSpec(tuple(c), s)], "select", t, refs)
-                base = _part_value(results[NetworkSpec((t,), s)], "select", t, refs)
+                m = _value(results[NetworkSpec(tuple(c), s)], "select", t, refs)
+                base = _value(results[NetworkSpec((t,), s)], "select", t, refs)
                 gains.append(relative_change(m, base, refs[t]) or 0.0)
             scores[t] = float(np.mean(gains))
         nets.append(Network(tuple(c), 1.0, scores))
@@ -202,10 +247,10 @@ def _oracle_groups(results: dict[NetworkSpec, dict[str, Any]], names: list[str],
     return _canon([list(nets[i].tasks) for i in sel.chosen], names)
 
 
-def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: RunStore | None, *,
-            affinity: dict[str, Any] | None = None, seeds: int | None = None, execution: Execution = INLINE,
-            progress: ProgressFn | None = None) -> dict[str, Any]:
-    """Train every alternative over the seeds and return the content of ``comparison.json``.
+def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunStore | None, *,
+            affinity: AffinityDoc | None = None, seeds: int | None = None, execution: Execution = INLINE,
+            progress: ProgressFn | None = None) -> ComparisonDoc:
+    """Train every alternative over the seeds and return the ``comparison.json`` document.
 
     ``progress`` defaults to ``execution``'s callback for the step ``"compare"``.
     """
@@ -219,46 +264,42 @@ def compare(cfg: Config, taskset: TaskSet, groupings: dict[str, Any], store: Run
     units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.comparison.compare:network_unit",
                   {"taskset": taskset, "spec": asdict(sp), "train": train, "model": model}) for sp in specs]
     payloads = run_units(units, store, execution, progress or execution.progress_for("compare"))
-    results: dict[NetworkSpec, dict[str, Any]] = {}
-    for sp, unit, p in zip(specs, units, payloads):
-        results[sp] = {**p, "_lower": lower, "_key": unit.key}
+    results = {sp: Trained.of(unit.key, p) for sp, unit, p in zip(specs, units, payloads)}
     refs = references(taskset)
     single = {s: {t: _value(results[NetworkSpec((t,), s)], "test", t, refs) for t in names} for s in seed_list}
     single_val = {s: {t: _value(results[NetworkSpec((t,), s)], "val", t, refs) for t in names} for s in seed_list}
-    single_parts = {p: {s: {t: _part_value(results[NetworkSpec((t,), s)], p, t, refs) for t in names}
+    single_parts = {p: {s: {t: _value(results[NetworkSpec((t,), s)], p, t, refs) for t in names}
                         for s in seed_list} for p in ("select", "estimate")}
     evidence = row_evidence(taskset, refs)
     out_alts = []
     for alt in alts:
-        if alt.get("oracle"):
-            alt = {**alt, "groups": _oracle_groups(results, names, seed_list, refs)}
+        if alt.oracle:
+            alt = _alt("oracle", _oracle_groups(results, names, seed_list, refs))
         out_alts.append(_summarise(alt, results, names, seed_list, single, single_val, refs, metric, lower,
                                    single_parts, evidence))
-    doc: dict[str, Any] = {"schema": 1, "tasks": names, "seeds": seed_list, "data": data_record(taskset),
-                           "alternatives": out_alts}
-    doc["delta_m_basis"] = _basis(refs, single, single_val)
-    doc["budget_curve"] = [{"name": a["name"], "inference_cost": a["inference_cost"], "delta_m": a["delta_m"],
-                            "delta_m_std": a["delta_m_std"], "networks": len(a["groups"])} for a in out_alts]
-    doc["verdict"] = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
-                             chosen_on_validation=_chosen_on_validation(groupings))
-    doc["models"] = {"alternative": doc["verdict"]["alternative"] if doc["verdict"]["use_mtl"] else "single_task",
-                     "decision": doc["verdict"]["decision"], "seed": seed_list[0],
-                     "networks": [{"tasks": list(g), "key": network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg)}
-                                  for g in doc["verdict"]["train"]]}
+    curve = [BudgetPoint(a.name, a.inference_cost, a.delta_m, a.delta_m_std, len(a.groups)) for a in out_alts]
+    doc = ComparisonDoc(tasks=list(names), seeds=seed_list, data=DataInfo(**data_record(taskset)),
+                        alternatives=out_alts, budget_curve=curve,
+                        delta_m_basis=_basis(refs, single, single_val))
+    v = doc.verdict = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
+                              chosen_on_validation=_chosen_on_validation(groupings))
+    doc.models = ModelsRef(v.alternative if v.use_mtl else "single_task", seed_list[0],
+                           [SavedNetworkRef(list(g), network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg))
+                            for g in v.train], decision=v.decision)
     return doc
 
 
-def _chosen_on_validation(groupings: dict[str, Any]) -> bool:
+def _chosen_on_validation(groupings: GroupingsDoc) -> bool:
     """Whether the recommended grouping may have been chosen on validation rows.
 
     Only the joint run's measures (gradient cosine, lookahead: training batches) leave the validation
     rows untouched; probe gains and subset scores read validation metrics. A grouping given from
     outside says so with ``"chosen_on_validation": false``.
     """
-    rec = groupings.get("recommended") or {}
-    if isinstance(rec.get("chosen_on_validation"), bool):
-        return rec["chosen_on_validation"]
-    return str(rec.get("measure") or "") not in ("gradient_cosine", "lookahead")
+    rec = groupings.recommended
+    if rec.chosen_on_validation is not None:
+        return rec.chosen_on_validation
+    return str(rec.measure or "") not in ("gradient_cosine", "lookahead")
 
 
 def row_evidence(taskset: TaskSet, refs: dict[str, Reference]) -> RowEvidence:
@@ -274,10 +315,10 @@ def row_evidence(taskset: TaskSet, refs: dict[str, Reference]) -> RowEvidence:
     return RowEvidence(data.tasks, parts, len(data.X), refs)
 
 
-def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], names: list[str], seeds: list[int],
+def _summarise(alt: Alternative, results: dict[NetworkSpec, Trained], names: list[str], seeds: list[int],
                single: dict[int, dict[str, float]], single_val: dict[int, dict[str, float]],
                refs: dict[str, Reference], metric: dict[str, str], lower: dict[str, bool],
-               single_parts: dict[str, dict[int, dict[str, float]]], evidence: RowEvidence) -> dict[str, Any]:
+               single_parts: dict[str, dict[int, dict[str, float]]], evidence: RowEvidence) -> AlternativeResult:
     per_seed_test: list[dict[str, float]] = []
     per_seed_val: list[dict[str, float]] = []
     cmp_test: list[dict[str, float]] = []
@@ -287,48 +328,45 @@ def _summarise(alt: dict[str, Any], results: dict[NetworkSpec, dict[str, Any]], 
     params = macs = 0
     seconds = 0.0
     for i, s in enumerate(seeds):
-        serving = _network_lookup(results, alt, s, names)
-        per_seed_test.append({t: serving[t]["test"][t] for t in names})
-        per_seed_val.append({t: serving[t]["val"][t] for t in names})
+        serving = _network_lookup(results, alt, s, lower)
+        per_seed_test.append({t: serving[t].test[t] for t in names})
+        per_seed_val.append({t: serving[t].val[t] for t in names})
         cmp_test.append({t: _value(serving[t], "test", t, refs) for t in names})
         cmp_val.append({t: _value(serving[t], "val", t, refs) for t in names})
         for p in single_parts:
-            cmp_parts[p].append({t: _part_value(serving[t], p, t, refs) for t in names})
-            row_scores[p].append({t: np.asarray(serving[t]["scores"][p][t]) for t in names})
-        specs = _specs(alt, [s])
-        seconds += sum(results[sp]["seconds"] for sp in specs)
+            cmp_parts[p].append({t: _value(serving[t], p, t, refs) for t in names})
+            row_scores[p].append({t: np.asarray(serving[t].scores[p][t]) for t in names})
+        specs = alt.specs([s])
+        seconds += sum(results[sp].seconds for sp in specs)
         if i == 0:
-            params = sum(results[sp]["params"] for sp in specs)
-            macs = sum(results[sp]["macs"] for sp in specs)
+            params = sum(results[sp].params for sp in specs)
+            macs = sum(results[sp].macs for sp in specs)
     dms = [delta_m(m, single[s], refs) for m, s in zip(cmp_test, seeds)]
     dm = [d.value for d in dms]
     dm_val = [delta_m(m, single_val[s], refs).value for m, s in zip(cmp_val, seeds)]
     for p in single_parts:
-        evidence.add(alt["name"], p, row_scores[p])
-    per_task = {t: {"metric": metric[t], "lower_is_better": lower[t],
-                    "change": _mean_change([d.per_task.get(t) for d in dms]),
-                    "mean": _r(np.mean([m[t] for m in per_seed_test])),
-                    "std": _r(np.std([m[t] for m in per_seed_test])),
-                    "values": [_r(m[t]) for m in per_seed_test],
-                    "val_mean": _r(np.mean([m[t] for m in per_seed_val]))} for t in names}
-    out = {"name": alt["name"], "groups": alt["groups"], "per_task": per_task,
-           "delta_m": _r(np.mean(dm)), "delta_m_std": _r(np.std(dm)), "delta_m_values": [_r(x) for x in dm],
-           "delta_m_val": _r(np.mean(dm_val)), "delta_m_val_std": _r(np.std(dm_val)),
-           "delta_m_val_values": [_r(x) for x in dm_val],
-           **{k: v for p in single_parts for k, v in _part_fields(p, cmp_parts[p], single_parts[p], seeds,
-                                                                   refs).items()},
-           "params": int(params), "inference_cost": int(macs), "train_seconds": round(seconds / len(seeds), 3)}
-    for k in ("method", "family", "sharing", "weighting", "width"):
-        if k in alt:
-            out[k] = alt[k]
-    return out
+        evidence.add(alt.name, p, row_scores[p])
+    per_task = {t: TaskResult(metric=metric[t], lower_is_better=lower[t],
+                              change=_mean_change([d.per_task.get(t) for d in dms]),
+                              mean=_r(np.mean([m[t] for m in per_seed_test])),
+                              std=_r(np.std([m[t] for m in per_seed_test])),
+                              values=[_r(m[t]) for m in per_seed_test],
+                              val_mean=_r(np.mean([m[t] for m in per_seed_val]))) for t in names}
+    parts = {p: _part_values(cmp_parts[p], single_parts[p], seeds, refs) for p in single_parts}
+    return AlternativeResult(
+        name=alt.name, groups=[list(g) for g in alt.groups], per_task=per_task,
+        delta_m=_r(np.mean(dm)), delta_m_std=_r(np.std(dm)), delta_m_values=[_r(x) for x in dm],
+        delta_m_val=_r(np.mean(dm_val)), delta_m_val_std=_r(np.std(dm_val)), delta_m_val_values=[_r(x) for x in dm_val],
+        delta_m_select=_r(np.mean(parts["select"])), delta_m_select_values=parts["select"],
+        delta_m_estimate=_r(np.mean(parts["estimate"])), delta_m_estimate_values=parts["estimate"],
+        params=int(params), inference_cost=int(macs), train_seconds=round(seconds / len(seeds), 3),
+        method=alt.method, family=alt.family, sharing=alt.sharing, weighting=alt.weighting, width=alt.width)
 
 
-def _part_fields(part: str, per_seed: list[dict[str, float]], single: dict[int, dict[str, float]], seeds: list[int],
-                 refs: dict[str, Reference]) -> dict[str, Any]:
-    """``delta_m_<part>`` (mean over seeds) and its per-seed values, on one part of the validation rows."""
-    vals = [delta_m(m, single[s], refs).value for m, s in zip(per_seed, seeds)]
-    return {f"delta_m_{part}": _r(np.mean(vals)), f"delta_m_{part}_values": [_r(x) for x in vals]}
+def _part_values(per_seed: list[dict[str, float]], single: dict[int, dict[str, float]], seeds: list[int],
+                 refs: dict[str, Reference]) -> list[float]:
+    """Per-seed Delta_m on one part of the validation rows (``delta_m_<part>_values``)."""
+    return [_r(delta_m(m, single[s], refs).value) for m, s in zip(per_seed, seeds)]
 
 
 def _mean_change(changes: list[float | None]) -> float | None:

@@ -11,7 +11,6 @@ to the network that serves it, and records the feature scaling the data loader a
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,8 @@ import torch
 from ..runtime.atomic import write_bytes, write_json
 from ..training.batching import TaskData
 from ..config import ModelConfig
-from ..errors import DataError, RunDirError
+from ..errors import DataError, RunDirError, TaskgroupError
+from ..runtime.documents import ComparisonDoc, ModelsIndex, NetworkMeta, TaskInfo
 from ..training.models import HardSharedMTL, make_encoder
 from ..runtime.store import RunStore
 from ..tasks import Task, TaskSet
@@ -30,32 +30,34 @@ from ..tasks import Task, TaskSet
 MODELS = "models"
 
 
-def save_models(directory: str | Path, comparison: dict[str, Any], store: RunStore, taskset: TaskSet,
+def save_models(directory: str | Path, comparison: ComparisonDoc, store: RunStore, taskset: TaskSet,
                 model_cfg: ModelConfig) -> list[Path]:
     """Write the recommended grouping's networks (first seed) from the store into ``DIR/models``."""
     d = Path(directory) / MODELS
     d.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     routes: dict[str, int] = {}
-    for k, net in enumerate(comparison["models"]["networks"]):
-        blob = store.get_blob(net["key"])
+    networks = comparison.models.networks if comparison.models else []
+    for k, net in enumerate(networks):
+        blob = store.get_blob(net.key)
         if blob is None:
-            raise RunDirError(f"{directory}: the network for {net['tasks']} is missing from the store; rerun compare")
-        data = TaskData(taskset, net["tasks"])
-        meta = {
-            "tasks": [taskset.task(t).to_dict() for t in net["tasks"]],
+            raise RunDirError(f"{directory}: the network for {net.tasks} is missing from the store; rerun compare")
+        data = TaskData(taskset, net.tasks)
+        meta = NetworkMeta.from_json({
+            "tasks": [taskset.task(t).to_dict() for t in net.tasks],
             "model": asdict(model_cfg), "input_shape": list(taskset.input_shape),
-            "target_mean": dict(zip(net["tasks"], data.mean)), "target_std": dict(zip(net["tasks"], data.std)),
-            "classes": {t: [_plain(c) for c in taskset.task(t).classes] for t in net["tasks"]},
-        }
+            "target_mean": dict(zip(net.tasks, map(float, data.mean))),
+            "target_std": dict(zip(net.tasks, map(float, data.std))),
+            "classes": {t: [_plain(c) for c in taskset.task(t).classes] for t in net.tasks},
+        }, f"net-{k}.json")
         written.append(write_bytes(d / f"net-{k}.pt", blob))
-        written.append(write_json(d / f"net-{k}.json", meta))
-        for t in net["tasks"]:
+        written.append(write_json(d / f"net-{k}.json", meta.to_json()))
+        for t in net.tasks:
             routes.setdefault(t, k)
-    index = {"tasks": list(routes), "routes": routes, "networks": len(comparison["models"]["networks"]),
-             "feature_names": list(taskset.feature_names),
-             "feature_scaling": taskset.meta.get("feature_scaling")}
-    written.append(write_json(d / "index.json", index))
+    index = ModelsIndex.from_json({"tasks": list(routes), "routes": routes, "networks": len(networks),
+                                   "feature_names": list(taskset.feature_names),
+                                   "feature_scaling": taskset.meta.get("feature_scaling")}, "models/index.json")
+    written.append(write_json(d / "index.json", index.to_json()))
     return written
 
 
@@ -70,50 +72,46 @@ class Predictor:
         d = Path(directory) / MODELS
         if not (d / "index.json").is_file():
             raise RunDirError(f"{directory}: no saved models (models/index.json); run 'taskgroup compare' first")
-        self.index = json.loads((d / "index.json").read_text())
-        self.networks: list[tuple[HardSharedMTL, dict[str, Any]]] = []
-        for k in range(self.index["networks"]):
-            meta = json.loads((d / f"net-{k}.json").read_text())
-            tasks = [Task(**{k2: (tuple(v) if k2 == "classes" else v) for k2, v in t.items()}) for t in meta["tasks"]]
-            cfg = ModelConfig(**meta["model"])
-            enc = make_encoder(cfg.encoder, tuple(meta["input_shape"]), cfg.hidden, cfg.width, cfg.dropout)
-            model = HardSharedMTL(enc, tasks)
-            state = torch.load(d / f"net-{k}.pt", weights_only=True, map_location="cpu")
-            model.load_state_dict(state)
-            model.eval()
-            self.networks.append((model, meta))
+        self.index = ModelsIndex.load(d / "index.json")
+        self.networks: list[tuple[HardSharedMTL, NetworkMeta]] = []
+        for k in range(self.index.networks):
+            meta = NetworkMeta.load(d / f"net-{k}.json")
+            self.networks.append((_load_network(d, k, meta), meta))
+        for t, k in self.index.routes.items():
+            if t not in self.networks[k][0].task_names:
+                raise RunDirError(f"{d / 'index.json'}: routes.{t}: network {k} does not serve task {t!r}")
 
     @property
     def tasks(self) -> list[str]:
-        return list(self.index["routes"])
+        return list(self.index.routes)
 
     @property
     def feature_names(self) -> list[str]:
-        return list(self.index.get("feature_names") or [])
+        return list(self.index.feature_names)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input row the networks were trained on."""
-        return tuple(self.networks[0][1]["input_shape"]) if self.networks else ()
+        return tuple(self.networks[0][1].input_shape) if self.networks else ()
 
     @property
     def classes(self) -> dict[str, list[Any]]:
         """Original class labels of every classification task, in the column order of ``predict_proba``."""
-        return {t: list(self._meta(t)["classes"].get(t) or range(self._task(t).get("n_classes") or 2))
-                for t in self.tasks if self._task(t)["kind"] in ("binary", "multiclass")}
+        return {t: list(self._meta(t).classes.get(t) or range(self._task(t).n_classes or 2))
+                for t in self.tasks if self._task(t).kind in ("binary", "multiclass")}
 
-    def _meta(self, task: str) -> dict[str, Any]:
-        return self.networks[self.index["routes"][task]][1]
+    def _meta(self, task: str) -> NetworkMeta:
+        return self.networks[self.index.routes[task]][1]
 
-    def _task(self, task: str) -> dict[str, Any]:
-        return next(t for t in self._meta(task)["tasks"] if t["name"] == task)
+    def _task(self, task: str) -> TaskInfo:
+        return next(t for t in self._meta(task).tasks if t.name == task)
 
     def scale(self, X: np.ndarray) -> np.ndarray:
         """Apply the feature scaling the data loader used in training (if any) to raw features."""
-        s = self.index.get("feature_scaling")
-        if not s:
+        s = self.index.feature_scaling
+        if s is None:
             return X
-        return (X - np.asarray(s["mean"])) / np.asarray(s["std"])
+        return (X - np.asarray(s.mean)) / np.asarray(s.std)
 
     def rows(self, X: Any, scaled: bool = False) -> np.ndarray:
         """``X`` as a float32 batch of rows: a single row is taken as one row, a wrong width is refused."""
@@ -136,13 +134,13 @@ class Predictor:
             arr = self.scale(arr)
         return arr.astype(np.float32)
 
-    def _outputs(self, X: Any, scaled: bool) -> dict[str, tuple[torch.Tensor, dict[str, Any]]]:
+    def _outputs(self, X: Any, scaled: bool) -> dict[str, tuple[torch.Tensor, NetworkMeta]]:
         """Raw head output of every task's serving network, with that task's metadata."""
         xt = torch.from_numpy(self.rows(X, scaled))
-        out: dict[str, tuple[torch.Tensor, dict[str, Any]]] = {}
+        out: dict[str, tuple[torch.Tensor, NetworkMeta]] = {}
         with torch.no_grad():
             for k, (model, meta) in enumerate(self.networks):
-                served = [t for t in model.task_names if self.index["routes"][t] == k]
+                served = [t for t in model.task_names if self.index.routes.get(t) == k]
                 if not served:
                     continue
                 for task, o in zip(model.task_names, model(xt)):
@@ -159,12 +157,12 @@ class Predictor:
         """
         result: dict[str, np.ndarray] = {}
         for task, (o, meta) in self._outputs(X, scaled).items():
-            kind = self._task(task)["kind"]
+            kind = self._task(task).kind
             if kind in ("binary", "multiclass"):
                 codes = (o[:, 0] > 0).long() if kind == "binary" else o.argmax(dim=1)
                 result[task] = np.asarray(self.classes[task])[codes.numpy()]
             elif kind == "regression":
-                result[task] = o[:, 0].numpy() * meta["target_std"][task] + meta["target_mean"][task]
+                result[task] = o[:, 0].numpy() * meta.target_std[task] + meta.target_mean[task]
             else:
                 result[task] = o.numpy()
         return result
@@ -173,13 +171,43 @@ class Predictor:
         """Class probabilities ``(n, classes)`` of every classification task, columns in ``classes[task]`` order."""
         result: dict[str, np.ndarray] = {}
         for task, (o, _meta) in self._outputs(X, scaled).items():
-            kind = self._task(task)["kind"]
+            kind = self._task(task).kind
             if kind == "binary":
                 p = torch.sigmoid(o[:, 0]).numpy()
                 result[task] = np.stack([1 - p, p], axis=1)
             elif kind == "multiclass":
                 result[task] = torch.softmax(o, dim=1).numpy()
         return result
+
+
+def _load_network(d: Path, k: int, meta: NetworkMeta) -> HardSharedMTL:
+    """Network ``k`` of ``models/``, built from its metadata; a damaged file is one line naming it."""
+    path = d / f"net-{k}.pt"
+    where = d / f"net-{k}.json"
+    try:
+        tasks = [Task(name=t.name, kind=t.kind, metric=t.metric, n_classes=t.n_classes or 0, head=t.head, loss=t.loss,
+                      lower_is_better=t.lower_is_better, classes=tuple(meta.classes.get(t.name, ())))
+                 for t in meta.tasks]
+        cfg = ModelConfig(**meta.model)
+        enc = make_encoder(cfg.encoder, tuple(meta.input_shape), cfg.hidden, cfg.width, cfg.dropout)
+        model = HardSharedMTL(enc, tasks)
+    except (TaskgroupError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{where}: cannot rebuild the network ({_first_line(exc)}); rerun 'taskgroup compare'") from None
+    if not path.is_file():
+        raise RunDirError(f"{path}: missing; rerun 'taskgroup compare'")
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        model.load_state_dict(state)
+    except Exception as exc:  # torch raises many kinds for a truncated or foreign file
+        raise RunDirError(f"{path}: not a readable model of this network ({_first_line(exc)}); "
+                          "rerun 'taskgroup compare'") from None
+    model.eval()
+    return model
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:160]
 
 
 def load(directory: str | Path) -> Predictor:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.documents import AffinityDoc, ComparisonDoc, Verdict
 from .decision import Cost, Decision, cost_of, decide, fmt_interval
 from .statistics import Interval, RowEvidence
 
@@ -24,19 +25,20 @@ def _fmt_groups(groups: list[list[str]]) -> str:
     return "; ".join("{" + ", ".join(g) + "}" for g in groups)
 
 
-def transfer_signs(affinity: dict[str, Any] | None) -> dict[str, Any] | None:
+def transfer_signs(affinity: AffinityDoc | None) -> dict[str, Any] | None:
     """Task pairs with negative, positive and no clear transfer, from the first informative measure.
 
     Looks at pairwise transfer gains, then lookahead; a measure flagged uninformative is never used.
     A pair counts only when its 95 % interval (entry ± 1.96 standard errors) excludes 0.
     """
-    measures = (affinity or {}).get("measures") or {}
+    measures = affinity.measures if affinity is not None else {}
     for name in ("transfer", "lookahead"):
         m = measures.get(name)
-        if not m or m.get("informative") is False:
+        if m is None or m.informative is False:
             continue
-        a = np.asarray(m["matrix"], dtype=float)
-        se = np.asarray(m.get("stderr") or np.zeros_like(a), dtype=float)
+        a = np.asarray([[np.nan if v is None else v for v in row] for row in m.matrix], dtype=float)
+        se = np.asarray([[0.0 if v is None else v for v in row] for row in m.stderr] if m.stderr else np.zeros_like(a),
+                        dtype=float)
         off = ~np.eye(len(a), dtype=bool)
         if not off.any():
             return None
@@ -66,8 +68,8 @@ def _sentence(d: Decision, iv: Interval, cost: Cost, groups: list[list[str]], ma
     return f"Inconclusive: sharing as {_fmt_groups(groups)} gives Delta_m {est}; {d.reason}."
 
 
-def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None, evidence: RowEvidence,
-            margin: float = 1.0, chosen_on_validation: bool = True) -> dict[str, Any]:
+def verdict(comparison: ComparisonDoc, affinity: AffinityDoc | None, evidence: RowEvidence,
+            margin: float = 1.0, chosen_on_validation: bool = True) -> Verdict:
     """The ``verdict`` entry of ``comparison.json``: decision, interval, margin, cost and summary.
 
     The effect is estimated on the estimate part of the validation rows when the grouping was chosen
@@ -76,19 +78,20 @@ def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None, evidenc
     picked (proposed from the joint run's training batches) is estimated on the select and estimate
     parts pooled: more rows, no winner's curse.
     """
-    alts = {a["name"]: a for a in comparison["alternatives"]}
-    final = comparison.get("final") or {}
-    target = final.get("name") if final.get("name") in alts and evidence.has(final.get("name")) else "recommended"
-    alt, single = alts[target], alts["single_task"]
-    groups = final.get("groups") or alt["groups"]
+    final = getattr(comparison, "final", None)
+    final_name = getattr(final, "name", None)
+    target = final_name if comparison.alternative(final_name or "") and evidence.has(final_name) else "recommended"
+    alt, single = comparison.alternative(target), comparison.alternative("single_task")
+    assert alt is not None and single is not None  # compare always trains both
+    groups = getattr(final, "groups", None) or alt.groups
     pooled = target == "recommended" and not chosen_on_validation and not final
     iv = evidence.compare(target, "single_task", ("select", "estimate") if pooled else "estimate")
-    names = comparison["tasks"]
-    cost = cost_of(groups, len(names), alt["inference_cost"], single["inference_cost"], alt["params"], single["params"])
+    names = comparison.tasks
+    cost = cost_of(groups, len(names), alt.inference_cost, single.inference_cost, alt.params, single.params)
     shares = any(len(g) > 1 for g in groups)
     d = decide(iv, shares, cost, margin)
     summary = _sentence(d, iv, cost, groups, margin)
-    test = alt.get("delta_m_values") or [alt["delta_m"]]
+    test = [v for v in alt.delta_m_values if v is not None] or [alt.delta_m if alt.delta_m is not None else np.nan]
     summary += f" On test rows (reported only): Delta_m {float(np.mean(test)):+.2f}%."
     signs = transfer_signs(affinity)
     if signs is not None:
@@ -98,19 +101,19 @@ def verdict(comparison: dict[str, Any], affinity: dict[str, Any] | None, evidenc
     train = groups if d.use_mtl else [[t] for t in names]
     evidence_doc: dict[str, Any] = {
         "alternative": target, "groups": groups,
-        "delta_m_estimate": round(iv.mean, 6), "delta_m_select": alt.get("delta_m_select"),
-        "delta_m_val": alt.get("delta_m_val"), "delta_m_test": alt.get("delta_m"),
-        "delta_m_test_std": alt.get("delta_m_std"), "seeds": iv.seeds,
+        "delta_m_estimate": round(iv.mean, 6), "delta_m_select": alt.delta_m_select,
+        "delta_m_val": alt.delta_m_val, "delta_m_test": alt.delta_m,
+        "delta_m_test_std": alt.delta_m_std, "seeds": iv.seeds,
     }
-    aio = alts.get("all_in_one")
+    aio = comparison.alternative("all_in_one")
     if aio:
-        evidence_doc["all_in_one_delta_m_estimate"] = aio.get("delta_m_estimate")
-    mtl = [a for a in comparison["alternatives"] if a["name"] not in ("single_task", "single_task_half", "oracle")
-           and "delta_m_select" in a]
+        evidence_doc["all_in_one_delta_m_estimate"] = aio.delta_m_estimate
+    mtl = [a for a in comparison.alternatives if a.name not in ("single_task", "single_task_half", "oracle")
+           and a.delta_m_select is not None]
     if mtl:
-        evidence_doc["best_on_select"] = max(mtl, key=lambda a: a["delta_m_select"])["name"]
-    return {"use_mtl": d.use_mtl, "decision": d.decision, "reason": d.reason, "summary": summary,
-            "alternative": target, "groups": groups, "train": train,
-            "interval": iv.to_dict(), "margin": margin, "cost": cost.to_dict(),
-            "cost_ratio": round(cost.inference_ratio, 6), "seeds_needed": d.seeds_needed,
-            "negative_transfer": signs, "evidence": evidence_doc}
+        evidence_doc["best_on_select"] = max(mtl, key=lambda a: a.delta_m_select or 0.0).name
+    return Verdict(use_mtl=d.use_mtl, decision=d.decision, reason=d.reason, summary=summary,
+                   alternative=target, groups=groups, train=train,
+                   interval=iv.to_dict(), margin=margin, cost=cost.to_dict(),
+                   cost_ratio=round(cost.inference_ratio, 6), seeds_needed=d.seeds_needed,
+                   negative_transfer=signs, evidence=evidence_doc)

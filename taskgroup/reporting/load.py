@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import RunDirError
+from ..runtime.documents import AffinityDoc, ComparisonDoc, Document, GroupingsDoc
 
 SCHEMA = 1
 STEP_FILES = ("affinity.json", "groupings.json", "comparison.json")
@@ -27,6 +28,9 @@ class RunData:
     """The contents of one run directory, as far as they exist."""
 
     run_dir: Path
+    affinity_doc: AffinityDoc | None = None
+    groupings_doc: GroupingsDoc | None = None
+    comparison_doc: ComparisonDoc | None = None
     affinity: dict[str, Any] | None = None
     groupings: dict[str, Any] | None = None
     comparison: dict[str, Any] | None = None
@@ -98,9 +102,12 @@ def load_run(run_dir: str | Path) -> RunData:
         raise RunDirError(f"run directory {str(run_dir)!r} does not exist or is not a directory; "
                           "run 'taskgroup run CONFIG --out DIR' first")
     data = RunData(run_dir=run_dir)
-    data.affinity = _read_json(run_dir / "affinity.json")
-    data.groupings = _read_json(run_dir / "groupings.json")
-    data.comparison = _read_json(run_dir / "comparison.json")
+    data.affinity_doc = _read_doc(run_dir, AffinityDoc)
+    data.groupings_doc = _read_doc(run_dir, GroupingsDoc)
+    data.comparison_doc = _read_doc(run_dir, ComparisonDoc)
+    data.affinity = data.affinity_doc.to_json() if data.affinity_doc else None
+    data.groupings = data.groupings_doc.to_json() if data.groupings_doc else None
+    data.comparison = data.comparison_doc.to_json() if data.comparison_doc else None
     cfg_path = run_dir / "config.toml"
     if cfg_path.is_file():
         data.config_text = cfg_path.read_text(encoding="utf-8", errors="replace")
@@ -139,23 +146,10 @@ def _check_shapes(data: RunData) -> None:
             raise RunDirError(f"{name}: '{key}' must be an object")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunDirError(f"{path.name} is not valid JSON ({exc}); rerun the step that writes it") from None
-    if not isinstance(doc, dict):
-        raise RunDirError(f"{path.name} must hold a JSON object; rerun the step that writes it")
-    schema = doc.get("schema", SCHEMA)
-    if schema != SCHEMA:
-        raise RunDirError(f"{path.name} has schema {schema!r}, this taskgroup reads schema {SCHEMA}; "
-                          "rerun the step or use the taskgroup version that wrote it")
-    tasks = doc.get("tasks", [])
-    if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
-        raise RunDirError(f"{path.name}: 'tasks' must be a list of task names")
-    return doc
+def _read_doc(run_dir: Path, cls: type[Document]) -> Any:
+    """The typed document when its file exists (validated, one-line error naming file and field)."""
+    path = run_dir / cls.FILE
+    return cls.load(path) if path.exists() else None
 
 
 def _tasks(data: RunData) -> list[str]:

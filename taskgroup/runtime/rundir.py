@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .atomic import remove_stale_temps, write_json, write_text
+from .documents import D, Document
 from ..config import Config, config_from_dict
 from ..errors import ConfigError, RunDirError
 from .hashing import content_hash
@@ -122,20 +123,20 @@ def load_run_config(directory: str | Path) -> Config:
                           "rerun into a new directory") from None
 
 
-def read_json(directory: str | Path, name: str, needed_by: str) -> dict[str, Any]:
-    """A step's JSON output, or a one-line error saying which step to run first."""
-    p = Path(directory) / name
-    if not p.is_file():
-        step = {"affinity.json": "analyze", "groupings.json": "group", "comparison.json": "compare"}.get(name, "?")
-        raise RunDirError(f"{p}: missing; run 'taskgroup {step}' on {directory} before '{needed_by}'")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{p}: not valid JSON ({exc})") from None
+def read_document(directory: str | Path, cls: type[D], needed_by: str) -> D:
+    """A step's document, validated, or a one-line error saying which step to run first."""
+    return cls.load(Path(directory) / cls.FILE, needed_by=needed_by)
 
 
-def write_output(directory: str | Path, name: str, doc: dict[str, Any]) -> Path:
-    return write_json(Path(directory) / name, doc)
+def read_optional(directory: str | Path, cls: type[D]) -> D | None:
+    """A step's document when the file exists (validated), else None."""
+    p = Path(directory) / cls.FILE
+    return cls.load(p) if p.exists() else None
+
+
+def write_document(directory: str | Path, doc: Document) -> Path:
+    """Write ``doc`` atomically under its file name in ``directory``."""
+    return write_json(Path(directory) / doc.FILE, doc.to_json())
 
 
 # -- a small TOML writer for the resolved configuration (tomllib only reads) --------------------
