@@ -520,8 +520,8 @@ class ComparisonDoc(Document):
 class FeatureScaling:
     """The per-feature standardisation the data loader applied to training inputs."""
 
-    mean: list[float]
-    std: list[float]
+    mean: list[Any]  # one number per feature, or nested per channel/pixel for images
+    std: list[Any]
     per: str = "feature"
     rows: str = "train"
 
@@ -553,11 +553,17 @@ class ModelsIndex(Document):
                 raise DocumentError(f"{where}: routes.{t}: network {k} does not exist ({self.networks} saved)")
         s = self.feature_scaling
         if s is not None:
+            import numpy as np
+
+            try:
+                mean, std = np.asarray(s.mean, dtype=float), np.asarray(s.std, dtype=float)
+            except (TypeError, ValueError):
+                raise DocumentError(f"{where}: feature_scaling: mean and std must be (nested lists of) numbers") from None
             n = len(self.feature_names)
-            if n and (len(s.mean) != n or len(s.std) != n):
+            if n and mean.ndim == 1 and (mean.shape != (n,) or std.shape != (n,)):
                 raise DocumentError(f"{where}: feature_scaling: needs {n} means and stds, one per feature")
-            if any(v <= 0 for v in s.std):
-                raise DocumentError(f"{where}: feature_scaling.std: must be positive")
+            if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+                raise DocumentError(f"{where}: feature_scaling: means must be finite and stds positive")
 
 
 @dataclass
