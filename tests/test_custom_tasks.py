@@ -36,13 +36,13 @@ def test_two_custom_tasks_on_images_run_through_every_step(tmp_path):
     out = tmp_path / "run"
     affinity = taskgroup.analyze(cfg, out, data=data)
     for m in ("gradient_cosine", "lookahead", "transfer"):
-        assert np.all(np.isfinite(np.asarray(affinity["measures"][m]["matrix"], dtype=float)[~np.eye(2, dtype=bool)]))
+        assert np.all(np.isfinite(np.asarray(affinity.measures[m].matrix, dtype=float)[~np.eye(2, dtype=bool)]))
     groupings = taskgroup.group(out)
-    assert sorted(t for g in groupings["recommended"]["groups"] for t in g) == ["moments", "small"]
+    assert sorted(t for g in groupings.recommended.groups for t in g) == ["moments", "small"]
     doc = taskgroup.compare(out, data=data)
-    for alt in doc["alternatives"]:
-        assert np.isfinite(alt["delta_m"])
-        assert {t: alt["per_task"][t]["metric"] for t in ("small", "moments")} == \
+    for alt in doc.alternatives:
+        assert alt.delta_m is not None and np.isfinite(alt.delta_m)
+        assert {t: alt.per_task[t].metric for t in ("small", "moments")} == \
             {"small": "digit_parts:rmse", "moments": "digit_parts:rmse"}
     paths = taskgroup.report(out)
     html = paths["html"].read_text()
