@@ -6,6 +6,8 @@ Bad input prints one line (``Error: ...``) and exits with status 2, never a trac
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from . import __version__
 from .affinity.measures import MEASURES, REQUESTABLE
 from .errors import TaskgroupError
 from .runtime.execution import EXECUTORS, Execution
+from .runtime.faults import describe_os_error
 from .runtime.progress import ProgressBar
 
 
@@ -30,11 +33,25 @@ class _Group(click.Group):
             ctx.exit(2)
         except click.UsageError as exc:  # bad arguments: one line too, not click's usage block
             _usage_error(exc, ctx.command_path)
+        except BrokenPipeError:  # `taskgroup status DIR | head`: the reader has gone, say nothing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
+        except OSError as exc:  # read-only folder, full disk, no permission: the path and the cause
+            click.echo(f"Error: {describe_os_error(exc)}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            again = " ".join(shlex.quote(a) for a in ["taskgroup", *ctx.meta.get("taskgroup.argv", [])])
+            click.echo(f"\nInterrupted. Every unit of work that finished is kept in the run directory's store; "
+                       f"run the same command again to resume: {again}", err=True)
+            ctx.exit(130)
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
+        argv = list(args)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+            ctx.meta["taskgroup.argv"] = argv
+            return ctx
         except click.UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `taskgroup`: click shows the help
                 raise
@@ -375,7 +392,8 @@ def status(directory: str) -> None:
 
     st = run_status(directory)
     for step, done in st["steps"].items():
-        click.echo(f"{step:<11} {'done' if done else 'not yet'}")
+        stale = st["stale"].get(step)
+        click.echo(f"{step:<11} {stale if stale else 'done' if done else 'not yet'}")
     if not st["units"]:
         click.echo("no finished units yet")
     for kind, row in st["units"].items():

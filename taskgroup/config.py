@@ -260,10 +260,19 @@ class GroupConfig(_Section):
     measure: str = "auto"
 
     def check(self) -> None:
+        if self.measure not in GROUP_MEASURES:
+            raise ConfigError(f"group.measure: unknown score source {self.measure!r} (choose from "
+                              f"{', '.join(GROUP_MEASURES)}){suggestion(self.measure, GROUP_MEASURES)}")
         if self.max_groups is not None and self.max_groups < 1:
             raise ConfigError(f"group.max_groups must be at least 1, not {self.max_groups}")
         if self.budget is not None and self.budget <= 0:
             raise ConfigError(f"group.budget must be above 0, not {self.budget}")
+
+
+#: score sources ``group`` accepts: the measured subsets or one affinity measure
+GROUP_MEASURES: tuple[str, ...] = ("auto", "subsets", *MEASURES)
+#: the families of alternatives compare trains (the recommended grouping and single-task always)
+ALTERNATIVES = ("recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random")
 
 
 @dataclass
@@ -281,6 +290,10 @@ class CompareConfig(_Section):
     def check(self) -> None:
         self._positive("seeds")
         self._positive("equivalence_margin")
+        for name in self.alternatives:
+            if name not in ALTERNATIVES:
+                raise ConfigError(f"compare.alternatives: unknown alternative {name!r} (choose from "
+                                  f"{', '.join(ALTERNATIVES)}){suggestion(name, ALTERNATIVES)}")
         if self.random_groupings < 0:
             raise ConfigError(f"compare.random_groupings must be 0 or more, not {self.random_groupings}")
 

@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
-from .errors import TaskgroupError
+from .errors import RunDirError, TaskgroupError
 from .runtime.execution import INLINE, Execution
 from .runtime.documents import AffinityDoc, ComparisonDoc, GroupingsDoc
-from .runtime.rundir import open_existing, open_run, read_document, read_optional, write_document
+from .preflight import preflight
+from .provenance import analyze_inputs, data_inputs, require_current, require_fresh_documents, upstream_inputs
+from .runtime.documents import check_same_tasks
+from .runtime.ownership import claim, is_run_dir, record, stale as stale_outputs
+from .runtime.rundir import (FILES, locked, open_existing, open_run, prepare_out, read_document, read_optional,
+                             write_document)
 from .tasks import TaskSet
 
 
@@ -30,6 +35,7 @@ def load_data(cfg: Config) -> TaskSet:
 
     taskset = load_taskset(cfg)
     check_encoder(cfg)
+    preflight(cfg, taskset)
     return taskset
 
 
@@ -48,6 +54,7 @@ def resolve_data(cfg: Config, data: TaskSet | None) -> tuple[Config, TaskSet]:
     origin = str(getattr(data, "meta", {}).get("origin") or "TaskSet")
     taskset = taskset_for_config(data, replace(cfg, data=replace(cfg.data, origin=None)))
     check_encoder(cfg)
+    preflight(cfg, taskset)
     return replace(cfg, data=replace(cfg.data, origin=origin)), taskset
 
 
@@ -92,10 +99,11 @@ def analyze(config: str | Path | Config | None, out: str | Path, *, measures: li
     from .affinity.analyze import analyze as _analyze
 
     cfg, taskset = resolve_data(resolve_config(config), data)
-    with open_run(out, cfg, taskset.fingerprint(), force=force) as store:
+    fp = taskset.fingerprint()
+    with open_run(out, cfg, fp, force=force) as store:
         raw = _analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, execution=execution)
         doc = AffinityDoc.from_json(raw)
-        write_document(out, doc)
+        write_document(out, doc, "analyze", analyze_inputs(out, cfg, fp))
     return doc
 
 
@@ -106,6 +114,10 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
 
     with open_existing(directory) as (cfg, _store):
         affinity = read_document(directory, AffinityDoc, "group")
+        taskset = None if cfg.data.origin else load_data(cfg)  # data given from Python: not at hand here
+        if taskset is not None:
+            check_same_data(directory, taskset)
+        require_current(directory, taskset, affinity, AffinityDoc.FILE)
         g = cfg.group
         raw = _group(affinity.to_json(),
                      max_groups=max_groups if max_groups is not None else g.max_groups,
@@ -114,7 +126,7 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
                      measure=measure or g.measure,
                      seed=cfg.seed)
         doc = GroupingsDoc.from_json(raw)
-        write_document(directory, doc)
+        write_document(directory, doc, "group", upstream_inputs(directory, AffinityDoc.FILE))
     return doc
 
 
@@ -125,24 +137,43 @@ def compare(directory: str | Path, *, seeds: int | None = None, data: TaskSet | 
     ``data``: the task set given to ``analyze`` from Python (its fingerprint must match).
     """
     from .comparison.compare import compare as _compare
-    from .comparison.deliver import save_models
+    from .comparison.deliver import MODELS, save_models
 
     with open_existing(directory) as (cfg, store):
         groupings = read_document(directory, GroupingsDoc, "compare")
         affinity = read_optional(directory, AffinityDoc)
         cfg, taskset = resolve_data(cfg, data)
         check_same_data(directory, taskset)
+        require_current(directory, taskset, affinity, AffinityDoc.FILE, GroupingsDoc.FILE)
+        check_same_tasks(groupings.tasks, taskset.task_names, f"{Path(directory) / GroupingsDoc.FILE}: tasks",
+                         "the run's data")
         doc = _compare(cfg, taskset, groupings, store, affinity=affinity, seeds=seeds, execution=execution)
+        inputs = {**upstream_inputs(directory, AffinityDoc.FILE, GroupingsDoc.FILE),
+                  **data_inputs(cfg, taskset.fingerprint())}
+        claim(directory, MODELS)
         save_models(directory, doc, store, taskset, cfg.model)
-        write_document(directory, doc)
+        record(directory, MODELS, "compare", inputs)
+        write_document(directory, doc, "compare", inputs)
     return doc
 
 
 def report(directory: str | Path) -> dict[str, Path]:
-    """Render ``report.html``, ``report.md`` and ``figures/`` from the files in DIR alone."""
+    """Render ``report.html``, ``report.md`` and ``figures/`` from the files in DIR alone.
+
+    Holds the directory's lock, and refuses when a document present is stale.
+    """
     from .reporting import render_report
 
-    return render_report(directory)
+    d = Path(directory)
+    if not is_run_dir(d):
+        raise RunDirError(f"{d}: not a taskgroup run directory; run 'taskgroup run CONFIG --out {d}' first")
+    with locked(d):
+        require_fresh_documents(d)
+        paths = render_report(d)
+        inputs = upstream_inputs(d, *FILES)
+        for key in ("html", "markdown"):
+            record(d, paths[key].name, "report", inputs)
+    return paths
 
 
 def run(config: str | Path | Config | None, out: str | Path, *, force: bool = False, max_groups: int | None = None,
@@ -155,10 +186,12 @@ def run(config: str | Path | Config | None, out: str | Path, *, force: bool = Fa
     of ``[track] mlflow``; the MLflow run id is returned under ``"mlflow_run"``.
     """
     cfg = resolve_config(config)
-    analyze(cfg, out, force=force, data=data, execution=execution)
-    group(out, max_groups=max_groups, budget=budget)
-    compare(out, seeds=seeds, data=data, execution=execution)
-    paths: dict[str, Any] = dict(report(out))
+    resolve_data(cfg, data)  # bad input is refused before the folder is created
+    with locked(prepare_out(out)):  # no other process slips in between the steps
+        analyze(cfg, out, force=force, data=data, execution=execution)
+        group(out, max_groups=max_groups, budget=budget)
+        compare(out, seeds=seeds, data=data, execution=execution)
+        paths: dict[str, Any] = dict(report(out))
     uri = track if track is not None else cfg.track.mlflow
     if uri is not None:
         from .tracking import log_run
@@ -185,23 +218,26 @@ def status(directory: str | Path, *, data: TaskSet | None = None) -> dict[str, A
         raise RunDirError(f"{d}: not a run directory (no {STORE})")
     with RunStore(d / STORE, create=False) as store:
         summary = store.summary()
-        left = _planned(d, store, data)
+        left, fingerprint = _planned(d, store, data)
     steps = {name.split(".")[0]: (d / name).is_file() for name in (*FILES, "report.html")}
     seconds = sum(row["seconds"] for row in summary.values())
-    return {"units": summary, "steps": steps, "left": left, "seconds": seconds}
+    stale = {name.split(".")[0]: s.hint(d) for name, s in stale_outputs(d, fingerprint).items()}
+    return {"units": summary, "steps": steps, "left": left, "seconds": seconds, "stale": stale}
 
 
-def _planned(d: Path, store: Any, data: TaskSet | None = None) -> dict[str, dict[str, int]]:
+def _planned(d: Path, store: Any, data: TaskSet | None = None) -> tuple[dict[str, dict[str, int]], str | None]:
     """Units each step plans from the saved config, and how many of them the store holds."""
     from .affinity.analyze import plan_units
     from .comparison.compare import network_key, plan
     from .runtime.rundir import CONFIG, load_run_config
 
     if not (d / CONFIG).is_file():
-        return {}
+        return {}, None
     out: dict[str, dict[str, int]] = {}
+    fp = None
     try:
         cfg, taskset = resolve_data(load_run_config(d), data)
+        fp = taskset.fingerprint()
         affinity = read_optional(d, AffinityDoc)
         settings = affinity.settings if affinity is not None else {}
         measures = settings.get("measures") or cfg.analyze.measures
@@ -213,9 +249,8 @@ def _planned(d: Path, store: Any, data: TaskSet | None = None) -> dict[str, dict
             comparison = read_optional(d, ComparisonDoc)
             seeds = len(comparison.seeds) if comparison is not None and comparison.seeds else None
             _alts, specs, _seeds = plan(cfg, taskset, groupings, affinity, seeds)
-            fp = taskset.fingerprint()
             keys = {network_key(fp, sp, cfg) for sp in specs}
             out["compare"] = {"total": len(keys), "done": sum(store.has(k) for k in keys)}
     except (TaskgroupError, KeyError, TypeError, ValueError):
         pass  # a status display: show what could be worked out
-    return out
+    return out, fp

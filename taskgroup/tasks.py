@@ -35,6 +35,9 @@ SPLIT_NAMES = {TRAIN: "train", VAL: "val", TEST: "test"}
 #: validation and test need at least this many labelled rows of a task to score it
 MIN_EVAL_ROWS = 3
 
+#: largest absolute regression target accepted: squared errors and float32 outputs stay finite
+MAX_TARGET = 1e15
+
 
 @dataclass(frozen=True)
 class Task:
@@ -289,7 +292,14 @@ class TaskSet:
                 classes = np.unique(y[m].astype(np.float64))
                 if len(classes) < 2:
                     raise DataError(f"task {t.name!r}: only one class ({_fmt_class(t, classes[0])}) among labelled rows")
-            elif t.kind == "regression" and np.nanstd(y[m].astype(np.float64)) == 0:
+            elif t.kind == "regression":
+                yl = y[m].astype(np.float64)
+                bad = np.flatnonzero(~np.isfinite(yl) | (np.abs(yl) > MAX_TARGET))
+                if len(bad):
+                    raise DataError(f"task {t.name!r}: target value {float(yl[bad[0]])!r} is not a finite number of "
+                                    f"at most {MAX_TARGET:g} in magnitude; rescale the column (for example to "
+                                    "thousands, or its logarithm) or remove the row")
+            if t.kind == "regression" and np.nanstd(y[m].astype(np.float64)) == 0:
                 raise DataError(f"task {t.name!r}: the regression target is constant ({float(y[m][0]):g})")
             for code, split in SPLIT_NAMES.items():
                 problem = self._unscorable(t, code, counts[split])

@@ -33,9 +33,13 @@ ALL_FIGURES = {"heatmap_gradient_cosine.png", "heatmap_lookahead.png", "heatmap_
 def copy_run(dest: Path, only: tuple[str, ...] | None = None) -> Path:
     """The fixture run copied to ``dest`` (only the named files, when given)."""
     dest.mkdir(parents=True)
+    copied = []
     for f in FIXTURE.iterdir():
         if only is None or f.name in only:
             shutil.copy(f, dest / f.name)
+            copied.append(f.name)
+    # a run directory: taskgroup's manifest lists what it wrote there
+    (dest / "manifest.json").write_text(json.dumps({"schema": 1, "tool": "taskgroup", "owned": copied}))
     return dest
 
 
@@ -217,6 +221,15 @@ def test_missing_steps_are_named_and_the_rest_renders(tmp_path: Path, files, fig
         assert text in html
     assert html.count("<img ") == len(figures)
     assert paths["markdown"].is_file()
+
+
+def test_a_folder_holding_only_a_config_is_not_written_into(tmp_path: Path) -> None:
+    shutil.copy(FIXTURE / "config.toml", tmp_path / "config.toml")
+    before = (tmp_path / "config.toml").read_bytes()
+    with pytest.raises(RunDirError, match="not a taskgroup run directory"):
+        render_report(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+    assert (tmp_path / "config.toml").read_bytes() == before
 
 
 def test_a_directory_without_run_files_is_a_one_line_error(tmp_path: Path) -> None:

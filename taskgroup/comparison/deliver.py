@@ -130,6 +130,7 @@ class Predictor:
             want = f"rows of {shape[0]} features{names}" if len(shape) == 1 else f"rows of shape {shape}"
             raise DataError(f"X has shape {arr.shape}; the networks were trained on {want}: give an array of "
                             f"shape (n, {', '.join(map(str, shape))}) or one row of shape {shape}")
+        _require_finite(arr, self.feature_names, "X: row")
         if not scaled:
             arr = self.scale(arr)
         return arr.astype(np.float32)
@@ -231,10 +232,10 @@ def predict_table(directory: str | Path, table: str | Path, out: str | Path | No
     X = read_features(table, pred.feature_names)
     preds = pred.predict(X)
     probs = pred.predict_proba(X) if proba else {}
-    header = ["row", *preds]
+    header = ["row", *(spreadsheet_safe(t) for t in preds)]
     for t, labels in pred.classes.items():
         if t in probs:
-            header += [f"{t}:{c}" for c in labels]
+            header += [spreadsheet_safe(f"{t}:{c}") for c in labels]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -246,6 +247,23 @@ def predict_table(directory: str | Path, table: str | Path, out: str | Path | No
     if out is None:
         return buf.getvalue()
     return write_text(out, buf.getvalue())
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would read it as a formula (OWASP CSV injection:
+    a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _require_finite(X: np.ndarray, names: list[str], where: str) -> None:
+    """Refuse a NaN or infinite feature, naming its row and column (it would give a NaN prediction)."""
+    flat = X.reshape(len(X), -1)
+    bad = np.argwhere(~np.isfinite(flat))
+    if len(bad):
+        i, j = (int(v) for v in bad[0])
+        column = repr(names[j]) if j < len(names) else str(j)
+        raise DataError(f"{where} {i}, column {column}: {float(flat[i, j])!r} is not a finite number; "
+                        "fill or drop the row before predicting")
 
 
 def _cell(value: Any) -> str:

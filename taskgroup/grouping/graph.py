@@ -117,7 +117,7 @@ def _kmeans(points: np.ndarray, k: int, seed: int, restarts: int = 10) -> list[i
     for r in range(restarts):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "one of the clusters is empty": a worse restart
-            centres, labels = kmeans2(points, k, minit="++", seed=seed + r)
+            centres, labels = kmeans2(points, k, minit="++", seed=(seed + r) % 2**32)  # numpy's seed range
         cost = float(((points - centres[labels]) ** 2).sum())
         if len(set(labels.tolist())) == k and cost < best_cost - 1e-12:
             best, best_cost = labels.tolist(), cost

@@ -583,6 +583,9 @@ class NetworkMeta(Document):
     def validate(self, where: str) -> None:
         if not self.tasks:
             raise DocumentError(f"{where}: tasks: lists no task")
+        for i, t in enumerate(self.tasks):
+            if not t.kind:
+                raise DocumentError(f"{where}: tasks[{i}].kind: missing (the task {t.name!r} needs its kind)")
         if not self.input_shape or any(d < 1 for d in self.input_shape):
             raise DocumentError(f"{where}: input_shape: must be positive sizes, got {self.input_shape}")
         for t in self.tasks:

@@ -20,7 +20,9 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -173,8 +175,12 @@ def _torch() -> Any:
     return torch
 
 
-def _init_worker(threads: int | None) -> None:
-    """Process-pool initializer: pin torch (and the BLAS/OpenMP pools) to ``threads`` threads."""
+def _init_worker(threads: int | None, parent: int | None = None) -> None:
+    """Process-pool initializer: leave Ctrl-C to the parent, exit when the parent dies, and pin
+    torch (and the BLAS/OpenMP pools) to ``threads`` threads."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and says how to resume
+    if parent is not None:
+        exit_with_parent(parent)
     if threads is None:
         return
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -186,6 +192,24 @@ def _init_worker(threads: int | None) -> None:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already fixed once torch has run parallel work
             pass
+
+
+def exit_with_parent(parent: int, poll: float = 0.5) -> None:
+    """Make this process exit within ``poll`` seconds after process ``parent`` dies (even by ``kill -9``).
+
+    A daemon thread watches for this process being re-parented (a pid watchdog rather than Linux's
+    parent-death signal, which fires when the creating *thread* ends, not the process).
+    """
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="taskgroup-parent-watchdog", daemon=True).start()
 
 
 def _round_trip(unit: Unit, payload: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +253,7 @@ def run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, m
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=min(workers, len(pending)) or 1, mp_context=context,
-                                   initializer=_init_worker, initargs=(threads,))
+                                   initializer=_init_worker, initargs=(threads, os.getpid()))
 
     pool = new_pool()
     inflight: dict[Future[Outcome], Unit] = {}

@@ -2,21 +2,22 @@
 
 A run directory belongs to one configuration: its hash is bound in the store on first use, and a
 different configuration is refused unless ``force`` is given. One process at a time holds the
-directory's lock; JSON files are written atomically.
+directory's lock (:func:`locked` is re-entrant within a process, so ``run`` holds it across its
+steps); JSON files are written atomically, and only into paths taskgroup owns
+(:mod:`taskgroup.runtime.ownership`).
 """
 
 from __future__ import annotations
 
-import json
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 from .atomic import remove_stale_temps, write_json, write_text
-from .documents import D, Document
+from .documents import D, AffinityDoc, Document
 from ..config import Config, config_from_dict
 from ..errors import ConfigError, RunDirError
+from . import ownership
 from .hashing import content_hash
 from .store import RunLock, RunStore
 
@@ -43,8 +44,9 @@ def _differences(d: Path, cfg: Config, data_fingerprint: str) -> str:
         return "its saved config.toml cannot be compared"
     keys = changed_keys(old, _bound(cfg.to_dict()))
     try:
-        recorded = json.loads((d / "affinity.json").read_text(encoding="utf-8"))["data"]["fingerprint"]
-    except (OSError, ValueError, KeyError, TypeError):
+        affinity = read_optional(d, AffinityDoc)
+        recorded = affinity.data.fingerprint or None if affinity is not None else None
+    except RunDirError:
         recorded = None
     if recorded is not None and recorded != data_fingerprint:
         keys.append("the data (other content)")
@@ -64,16 +66,42 @@ def changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
     return [] if old == new else [prefix.rstrip(".")]
 
 
+_HELD: dict[Path, RunLock] = {}
+
+
+@contextmanager
+def locked(directory: str | Path, wait: float = 0.0) -> Iterator[None]:
+    """Hold ``directory``'s lock; re-entrant within this process (``run`` holds it across its steps)."""
+    d = Path(directory)
+    key = d.resolve()
+    if key in _HELD:
+        yield
+        return
+    with RunLock(d, wait=wait) as lock:
+        _HELD[key] = lock
+        try:
+            yield
+        finally:
+            _HELD.pop(key, None)
+
+
+def prepare_out(directory: str | Path) -> Path:
+    """Check that ``directory`` may become (or already is) a run directory, and create it."""
+    d = ownership.check_out(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if not ownership.manifest_path(d).exists():
+        ownership.save(d, ownership.load(d))  # a new run directory, or one of the previous version adopted
+    return d
+
+
 @contextmanager
 def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: bool = False,
              wait: float = 0.0) -> Iterator[RunStore]:
     """Lock ``directory``, bind it to ``cfg`` (refusing another config unless ``force``), yield its store."""
-    d = Path(directory)
-    if d.exists() and not d.is_dir():
-        raise RunDirError(f"{d}: exists and is not a directory")
-    d.mkdir(parents=True, exist_ok=True)
-    with RunLock(d, wait=wait):
+    d = prepare_out(directory)
+    with locked(d, wait=wait):
         _clear_temps(d)
+        ownership.claim(d, CONFIG, STORE)
         h = config_hash(cfg, data_fingerprint)
         with RunStore(d / STORE) as store:
             bound = store.get_meta("config_hash")
@@ -81,9 +109,7 @@ def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: b
                 force = True  # nothing of the other config to protect: it failed before any unit finished
             if bound is not None and bound != h and force:
                 store.clear()
-                for name in (*FILES, "report.html", "report.md"):
-                    (d / name).unlink(missing_ok=True)
-                shutil.rmtree(d / "models", ignore_errors=True)
+                ownership.discard(d, *FILES, "report.html", "report.md", "models", "figures")
             if bound not in (None, h) and not force:
                 raise RunDirError(f"{d} belongs to a different configuration ({_differences(d, cfg, data_fingerprint)}); "
                                   "use --force to overwrite it, or another --out")
@@ -92,16 +118,23 @@ def open_run(directory: str | Path, cfg: Config, data_fingerprint: str, force: b
             yield store
 
 
+def require_run_dir(directory: str | Path) -> Path:
+    """``directory`` when it is a run directory with its config, else a one-line error."""
+    d = Path(directory)
+    if not ownership.is_run_dir(d) or not (d / CONFIG).is_file():
+        raise RunDirError(f"{d}: not a run directory (no {CONFIG}); run 'taskgroup analyze CONFIG --out {d}' first")
+    return d
+
+
 @contextmanager
 def open_existing(directory: str | Path, wait: float = 0.0) -> Iterator[tuple[Config, RunStore]]:
     """Lock an existing run directory and yield its saved config and store."""
-    d = Path(directory)
-    if not (d / CONFIG).is_file():
-        raise RunDirError(f"{d}: not a run directory (no {CONFIG}); run 'taskgroup analyze CONFIG --out {d}' first")
-    with RunLock(d, wait=wait):
+    d = require_run_dir(directory)
+    with locked(d, wait=wait):
         _clear_temps(d)
+        cfg = load_run_config(d)
         with RunStore(d / STORE) as store:
-            yield load_run_config(d), store
+            yield cfg, store
 
 
 def _clear_temps(d: Path) -> None:
@@ -116,8 +149,12 @@ def load_run_config(directory: str | Path) -> Config:
 
     p = Path(directory) / CONFIG
     try:
-        return config_from_dict(tomllib.loads(p.read_text(encoding="utf-8")), base_dir=Path(directory),
-                                source=str(p))
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{p}: not valid TOML ({str(exc).splitlines()[0]}); taskgroup writes this file: "
+                          f"rerun 'taskgroup analyze CONFIG --out {directory} --force' to rewrite it") from None
+    try:
+        return config_from_dict(raw, base_dir=Path(directory), source=str(p))
     except ConfigError as exc:  # written by another version of taskgroup
         raise RunDirError(f"{exc}; this run directory was written by another version of taskgroup: "
                           "rerun into a new directory") from None
@@ -134,9 +171,12 @@ def read_optional(directory: str | Path, cls: type[D]) -> D | None:
     return cls.load(p) if p.exists() else None
 
 
-def write_document(directory: str | Path, doc: Document) -> Path:
-    """Write ``doc`` atomically under its file name in ``directory``."""
-    return write_json(Path(directory) / doc.FILE, doc.to_json())
+def write_document(directory: str | Path, doc: Document, step: str, inputs: dict[str, str]) -> Path:
+    """Write ``doc`` atomically under its file name in ``directory``, recording what it was made from."""
+    ownership.claim(directory, doc.FILE)
+    path = write_json(Path(directory) / doc.FILE, doc.to_json())
+    ownership.record(directory, doc.FILE, step, inputs)
+    return path
 
 
 # -- a small TOML writer for the resolved configuration (tomllib only reads) --------------------
@@ -147,12 +187,26 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        return _toml_string(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{_toml_string(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: every character as itself (emoji included) except quote, backslash and
+    control characters, which are escaped (JSON's surrogate-pair escapes are not valid TOML)."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def _table(d: dict[str, Any]) -> list[str]:

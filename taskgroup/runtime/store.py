@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from .atomic import to_jsonable
+from .faults import describe_sqlite_error
 from ..errors import RunDirError
 
 STORE_NAME = "store.sqlite"
@@ -77,9 +78,12 @@ class RunStore:
             conn = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
         except sqlite3.Error as exc:
-            raise RunDirError(f"cannot open the run store {target}: {exc}") from None
+            raise RunDirError(describe_sqlite_error(target, exc)) from None
         try:
             self._setup(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise RunDirError(describe_sqlite_error(target, exc)) from None
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise RunDirError(f"{target} is not a usable taskgroup store ({exc}); "
@@ -90,6 +94,10 @@ class RunStore:
         self._conn = conn
 
     def _setup(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise RunDirError(f"{self.path}: an SQLite database of another program, not a taskgroup store; "
+                              "move it away or choose another directory")
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise sqlite3.DatabaseError(f"cannot switch to WAL mode (journal_mode is {mode})")
@@ -134,10 +142,10 @@ class RunStore:
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r}{', closed' if self.closed else ''})"
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> _Guarded:
         if self._conn is None:
             raise RunDirError(f"the run store {self.path} is closed")
-        return self._conn
+        return _Guarded(self._conn, self.path)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -256,6 +264,20 @@ class RunStore:
         return str(self._query("PRAGMA journal_mode")[0][0]).lower()
 
 
+class _Guarded:
+    """A connection whose ``execute`` turns a file-system fault into one line naming the store."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise RunDirError(describe_sqlite_error(self.path, exc)) from None
+
+
 class RunLock:
     """Exclusive use of a run directory by one process, through ``flock`` on ``DIR/.lock``.
 
@@ -285,7 +307,11 @@ class RunLock:
         if self._fd is not None:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except IsADirectoryError:
+            raise RunDirError(f"{self.path}: is a folder, but taskgroup keeps its lock file there; "
+                              "remove the folder") from None
         deadline = time.monotonic() + self.wait
         while True:
             try:

@@ -29,6 +29,9 @@ from .valparts import PARTS, divide, row_keys
 from ..tasks import TEST, TRAIN, VAL, Task, TaskSet
 
 
+#: torch generators take seeds below 2**63
+SEED_RANGE = 2**63
+
 
 class TaskData:
     """Inputs and standardised targets of a group of tasks as tensors, with per-split row indices."""
@@ -141,9 +144,10 @@ class Batcher:
         self.batch_size = batch_size
         self.schedule = SCHEDULES.load(schedule)
         self.active = list(range(data.n_tasks)) if active is None else list(active)
-        self.gen = torch.Generator().manual_seed(int(seed))
+        # seeds are folded into torch's range (identical for every seed below 2**63 / 1_000_003)
+        self.gen = torch.Generator().manual_seed(int(seed) % SEED_RANGE)
         # one stream per task, keyed by its name: a task's draws do not depend on the task order
-        self.task_gen = [torch.Generator().manual_seed(int(seed) * 1_000_003 + zlib.crc32(n.encode()))
+        self.task_gen = [torch.Generator().manual_seed((int(seed) * 1_000_003 + zlib.crc32(n.encode())) % SEED_RANGE)
                          for n in data.names]
         train = [data.rows[TRAIN][i] for i in self.active]
         self.shared = all(len(r) == len(train[0]) and torch.equal(r, train[0]) for r in train)
