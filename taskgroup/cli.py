@@ -207,8 +207,10 @@ def check(config: str, seed: int | None, splits: str | None) -> None:
     from .data.splits import write_csv
     from .pipeline import load_data, resolve_config
 
+    from .preflight import single_task
+
     cfg = _apply_seed(resolve_config(config), seed)
-    ts = load_data(cfg)
+    ts = load_data(cfg, step=False)
     report = audit(ts)
     widths = [max(len(r[i]) for r in report.rows) for i in range(len(report.rows[0]))]
     for r in report.rows:
@@ -223,6 +225,9 @@ def check(config: str, seed: int | None, splits: str | None) -> None:
         click.echo(line)
     for line in report.warnings:
         click.echo(line, err=True)
+    problem = single_task(cfg, ts)
+    if problem:
+        click.echo(f"note: {problem}; analyze and run will refuse it", err=True)
     if splits:
         if ts.meta.get("source") and Path(splits).resolve() == Path(ts.meta["source"]).resolve():
             raise TaskgroupError(f"--splits {splits} is the data file itself; choose another file")

@@ -29,13 +29,14 @@ def resolve_config(config: str | Path | Config | None) -> Config:
     return config if isinstance(config, Config) else load_config(config)
 
 
-def load_data(cfg: Config) -> TaskSet:
-    """The task set a configuration describes, validated (a user encoder's import path included)."""
+def load_data(cfg: Config, *, step: bool = True) -> TaskSet:
+    """The task set a configuration describes, validated (a user encoder's import path included);
+    ``step=False`` for ``check``, which warns about a single task instead of refusing it."""
     from .data import load_taskset
 
     taskset = load_taskset(cfg)
     check_encoder(cfg)
-    preflight(cfg, taskset)
+    preflight(cfg, taskset, step=step)
     return taskset
 
 

@@ -21,13 +21,25 @@ MAX_PARAMETERS = 200_000_000
 MAX_BATCH = 1_000_000
 
 
-def preflight(cfg: Config, taskset: TaskSet) -> None:
-    """Raise one clear line for any setting or data that cannot run to the end."""
+def single_task(cfg: Config, taskset: TaskSet) -> str | None:
+    """Why the steps will refuse a task set of fewer than two tasks (None when there are two or more)."""
+    if len(taskset.tasks) >= 2:
+        return None
+    names = ", ".join(repr(t.name) for t in taskset.tasks) or "none"
+    return (f"{cfg.source}: found {len(taskset.tasks)} task ({names}); taskgroup compares groupings of at least "
+            "two tasks: add [[tasks]]")
+
+
+def preflight(cfg: Config, taskset: TaskSet, *, step: bool = True) -> None:
+    """Raise one clear line for any setting or data that cannot run to the end.
+
+    With ``step=False`` (``taskgroup check``, which also inspects the data and its split) a single
+    task is left for the caller to warn about.
+    """
     src = cfg.source
-    if len(taskset.tasks) < 2:
-        names = ", ".join(repr(t.name) for t in taskset.tasks) or "none"
-        raise DataError(f"{src}: found {len(taskset.tasks)} task ({names}); taskgroup compares groupings "
-                        "of at least two tasks: add [[tasks]]")
+    problem = single_task(cfg, taskset)
+    if problem and step:
+        raise DataError(problem)
     for key, size in (("train.batch_size", cfg.train.batch_size), ("analyze.batch_size", cfg.analyze.batch_size)):
         if size > MAX_BATCH:
             raise ConfigError(f"{src}: {key} = {size} is larger than {MAX_BATCH:,} rows per step; use a smaller batch")

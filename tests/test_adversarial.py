@@ -322,10 +322,12 @@ def test_the_largest_seed_runs_to_the_end(tmp_path: Path) -> None:
     refused(cli("check", tmp_path / "c.toml", "--seed", str(2**32)), "--seed")
 
 
-def test_a_single_task_is_refused_by_check(tmp_path: Path) -> None:
+def test_a_single_task_is_named_by_check_and_refused_by_the_steps(tmp_path: Path) -> None:
     write_table(tmp_path / "t.csv", tasks=("a",))
     (tmp_path / "c.toml").write_text(table_config(tasks=("a",)))
-    refused(cli("check", tmp_path / "c.toml"), "at least two tasks")
+    assert "at least two tasks" in ok(cli("check", tmp_path / "c.toml")).stderr  # check warns ...
+    refused(cli("analyze", tmp_path / "c.toml", "--out", tmp_path / "run"), "at least two tasks")  # steps refuse
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("value", ["1e300", "inf", "-inf"])

@@ -7,6 +7,7 @@ intervals (a stand-in for the row evidence), written into the fixture run, and r
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from taskgroup.comparison.statistics import interval
 from taskgroup.comparison.verdict import verdict
 from taskgroup.reporting import render_report
+from taskgroup.runtime.documents import AffinityDoc, ComparisonDoc
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_small"
 
@@ -49,7 +51,9 @@ def _render(tmp_path: Path, values: list[float], row_sd: float) -> tuple[dict, s
     shutil.copytree(FIXTURE, run)
     comparison = json.loads((run / "comparison.json").read_text())
     affinity = json.loads((run / "affinity.json").read_text())
-    comparison["verdict"] = verdict(comparison, affinity, Evidence(values, row_sd), margin=1.0)
+    typed = verdict(ComparisonDoc.from_json(comparison), AffinityDoc.from_json(affinity), Evidence(values, row_sd),
+                    margin=1.0)
+    comparison["verdict"] = asdict(typed)
     (run / "comparison.json").write_text(json.dumps(comparison))
     html = render_report(run)["html"].read_text(encoding="utf-8")
     lead = html[html.index('id="summary"'):html.index('<nav class="toc"')]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from taskgroup.runtime.documents import AffinityDoc
 from taskgroup.comparison.decision import Cost, decide, seeds_to_settle
 from taskgroup.comparison.statistics import interval, weighted_metric
 from taskgroup.comparison.verdict import transfer_signs
@@ -96,7 +97,8 @@ def test_seeds_to_settle_shrinks_the_interval_enough():
 
 
 def _affinity(matrix, stderr, informative=True, name="transfer"):
-    return {"measures": {name: {"matrix": matrix, "stderr": stderr, "informative": informative}}}
+    return AffinityDoc.from_json({"tasks": [f"t{i}" for i in range(len(matrix))],
+                                  "measures": {name: {"matrix": matrix, "stderr": stderr, "informative": informative}}})
 
 
 def test_transfer_within_its_noise_is_no_clear_effect():
@@ -114,7 +116,8 @@ def test_an_uninformative_measure_is_never_cited():
     m = [[0.0, -0.5], [-0.5, 0.0]]
     s = [[0.0, 0.01], [0.01, 0.0]]
     assert transfer_signs(_affinity(m, s, informative=False)) is None
-    both = {"measures": {**_affinity(m, s, False)["measures"], **_affinity(m, s, True, "lookahead")["measures"]}}
+    both = _affinity(m, s, False)
+    both.measures.update(_affinity(m, s, True, "lookahead").measures)
     assert transfer_signs(both)["measure"] == "lookahead"
 
 
