@@ -30,7 +30,7 @@ LAYERS = [
     (5, ("taskgroup.affinity",)),
     (6, ("taskgroup.grouping",)),
     (7, ("taskgroup.comparison",)),
-    (8, ("taskgroup.pipeline", "taskgroup.demo", "taskgroup.tracking")),
+    (8, ("taskgroup.pipeline", "taskgroup.demo", "taskgroup.tracking", "taskgroup.preflight", "taskgroup.provenance")),
     (9, ("taskgroup.cli", "taskgroup")),
 ]
 #: reporting renders the run documents: it may use only these besides itself
