@@ -58,7 +58,7 @@ def test_group_clusters_with_the_configs_seed(config: Path, tmp_path: Path) -> N
     cfg = load_config(config)
     cfg.seed = 7
     pipeline.analyze(cfg, tmp_path / "seven")
-    assert pipeline.group(tmp_path / "seven")["settings"]["seed"] == 7  # Louvain and spectral were seeded 0
+    assert pipeline.group(tmp_path / "seven").settings["seed"] == 7  # Louvain and spectral were seeded 0
 
 
 def test_the_process_executor_gives_the_same_affinities_as_inline(config: Path, first: Path,
