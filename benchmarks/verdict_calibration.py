@@ -48,6 +48,7 @@ def _config(builtin: str, options: dict, steps: int, seed: int, alternatives: li
 def repetition(builtin: str, rep: int, smoke: bool) -> dict:
     from taskgroup.comparison.compare import compare
     from taskgroup.data import load_taskset
+    from taskgroup.runtime.documents import GroupingsDoc
 
     rows = 60 if smoke else ROWS
     cfg = _config(builtin, {"n_clusters": 3, "tasks_per_cluster": 3, "rows_per_task": rows, "seed": 1000 + rep},
@@ -56,8 +57,10 @@ def repetition(builtin: str, rep: int, smoke: bool) -> dict:
     names = ts.task_names
     groups = [names[i:i + 3] for i in range(0, len(names), 3)]
     start = time.perf_counter()
-    doc = compare(cfg, ts, {"recommended": {"groups": groups, "method": "fixed", "chosen_on_validation": False}},
-                  None)
+    groupings = GroupingsDoc.from_json({"schema": 1, "tasks": names,
+                                        "recommended": {"groups": groups, "method": "fixed",
+                                                        "chosen_on_validation": False}})
+    doc = compare(cfg, ts, groupings, None).to_json()
     v = doc["verdict"]
     rec = next(a for a in doc["alternatives"] if a["name"] == "recommended")
     return {"benchmark": NAME, "kind": "repetition", "set": builtin, "rep": rep, "decision": v["decision"],

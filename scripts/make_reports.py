@@ -17,6 +17,7 @@ from taskgroup.config import AnalyzeConfig, CompareConfig, Config, DataConfig, M
 from taskgroup.data import shared_root
 from taskgroup.demo import demo_config
 from taskgroup.pipeline import run
+from taskgroup.runtime.execution import Execution
 from taskgroup.runtime.progress import ProgressBar
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name}: not available here", file=sys.stderr)
             continue
         run_dir = work / name
-        run(available[name], run_dir, progress=lambda label, n=name: ProgressBar(f"{n} {label}"))
+        run(available[name], run_dir,
+            execution=Execution(progress=lambda label, n=name: ProgressBar(f"{n} {label}")))
         dest = ROOT / "reports" / name
         shutil.rmtree(dest, ignore_errors=True)
         dest.mkdir(parents=True)
