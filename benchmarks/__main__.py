@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ._common import ROOT, emit, machine, run_module, set_threads
+from ._scale_rows import scale_row_builders
 
 # (name, module, full-run timeout in seconds, extra arguments); the issue-3 benchmarks first
 SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
@@ -34,6 +35,11 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("regret", "benchmarks.regret", 2400, ()),
     ("leak_check", "benchmarks.leak_check", 900, ()),
     ("verdict_calibration", "benchmarks.verdict_calibration", 3600, ("--landmine",)),
+    ("compare_stacked", "benchmarks.compare_stacked", 3600, ("--sample", "8", "--steps", "300")),
+    ("probe_growth", "benchmarks.probe_growth", 1800, ()),
+    ("joint_growth", "benchmarks.joint_growth", 1800, ()),
+    ("flop_rate", "benchmarks.flop_rate", 900, ()),
+    ("end_to_end", "benchmarks.end_to_end", 3600, ()),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300
@@ -315,6 +321,7 @@ ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     "scaling": rows_scaling, "selection_parity": rows_parity, "selection_scale": rows_selection_scale,
     "grouping_quality": rows_quality, "regret": rows_regret, "leak_check": rows_leak_check,
     "verdict_calibration": rows_verdict,
+    **scale_row_builders(_row, _f, _one),
 }
 
 

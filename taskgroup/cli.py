@@ -66,9 +66,13 @@ def _usage_error(exc: click.UsageError, command_path: str) -> None:
 
 
 def _execution(executor: str = "inline", workers: int = 1, address: str | None = None,
-               quiet: bool = False) -> Execution:
-    """The one :class:`Execution` a command passes down, built from its options."""
+               quiet: bool = False, device: str | None = None) -> Execution:
+    """The one :class:`Execution` a command passes down, built from its options (``--device``
+    unset leaves the choice to ``train.device`` in the configuration)."""
+    from .runtime.device import check_device_name
+
     return Execution(executor=executor, workers=workers, address=address,
+                     device="auto" if device is None else check_device_name(device, "--device"),
                      progress=lambda label: ProgressBar(label, quiet=quiet))
 
 
@@ -96,9 +100,14 @@ address_option = click.option("--address", default=None, help="Ray cluster addre
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 
 
+device_option = click.option("--device", default=None, metavar="auto|cpu|cuda|cuda:N|mps",
+                             help="Where torch computes (default: train.device in the config, itself auto: "
+                                  "CUDA if available, else CPU).")
+
+
 def execution_options(command):
     """The options an :class:`Execution` is built from (``_execution``), on one command."""
-    for option in (quiet_option, address_option, workers_option, executor_option):
+    for option in (quiet_option, device_option, address_option, workers_option, executor_option):
         command = option(command)
     return command
 seed_option = click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=None,
@@ -244,13 +253,13 @@ def check(config: str, seed: int | None, splits: str | None) -> None:
 @force_option
 @execution_options
 def analyze(config: str, out: str, measures: str | None, exhaustive: bool | None, executor: str, workers: int,
-            address: str | None, seed: int | None, force: bool, quiet: bool) -> None:
+            address: str | None, seed: int | None, force: bool, quiet: bool, device: str | None) -> None:
     """Measure task affinities; writes OUT/affinity.json."""
     from .pipeline import analyze as run_analyze, resolve_config
 
     cfg = _apply_seed(resolve_config(config), seed)
     doc = run_analyze(cfg, out, measures=_measures(measures), exhaustive=exhaustive or None, force=force,
-                      execution=_execution(executor, workers, address, quiet))
+                      execution=_execution(executor, workers, address, quiet, device))
     click.echo(f"wrote {Path(out) / 'affinity.json'} ({', '.join(doc.measures)})")
 
 
@@ -297,11 +306,12 @@ def select(scores: str, budget: float | None, max_networks: int | None, predict:
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--seeds", type=click.IntRange(1), default=None, help="Seeds per network (default: config).")
 @execution_options
-def compare(directory: str, seeds: int | None, executor: str, workers: int, address: str | None, quiet: bool) -> None:
+def compare(directory: str, seeds: int | None, executor: str, workers: int, address: str | None, quiet: bool,
+            device: str | None) -> None:
     """Train the groupings next to the alternatives; writes DIR/comparison.json and DIR/models/."""
     from .pipeline import compare as run_compare
 
-    doc = run_compare(directory, seeds=seeds, execution=_execution(executor, workers, address, quiet))
+    doc = run_compare(directory, seeds=seeds, execution=_execution(executor, workers, address, quiet, device))
     click.echo(doc.verdict.summary)
     click.echo(f"wrote {Path(directory) / 'comparison.json'} and {Path(directory) / 'models'}")
 
@@ -330,7 +340,7 @@ def report(directory: str) -> None:
 @click.option("--track-uri", default=None, help="MLflow tracking URI (default: [track] mlflow, else ./mlruns).")
 def run(config: str, out: str, max_groups: int | None, budget: float | None, seeds: int | None, executor: str,
         workers: int, address: str | None, seed: int | None, force: bool, quiet: bool, track: str | None,
-        track_uri: str | None) -> None:
+        track_uri: str | None, device: str | None) -> None:
     """analyze, group, compare and report in one go (resumes where a previous run stopped)."""
     from .pipeline import resolve_config, run as run_all
 
@@ -338,12 +348,39 @@ def run(config: str, out: str, max_groups: int | None, budget: float | None, see
     if track_uri is not None and track is None:
         raise TaskgroupError("--track-uri needs --track mlflow")
     uri = (track_uri or cfg.track.mlflow or "") if track else None
+    if not quiet:
+        click.echo(_plan(cfg, max_groups, budget, device).one_line(), err=True)
     paths = run_all(cfg, out, force=force, max_groups=max_groups, budget=budget, seeds=seeds, track=uri,
-                    execution=_execution(executor, workers, address, quiet))
+                    execution=_execution(executor, workers, address, quiet, device))
     _print_verdict(out)
     click.echo(f"report: {paths['html']}")
     if "mlflow_run" in paths:
         click.echo(f"logged to MLflow: run {paths['mlflow_run']}")
+
+
+def _plan(cfg, max_groups: int | None, budget: float | None, device: str | None):
+    from .pipeline import load_data
+    from .planning import make_plan
+    from .runtime.device import check_device_name
+
+    return make_plan(cfg, load_data(cfg), max_groups=max_groups, budget=budget,
+                     device=None if device is None else check_device_name(device, "--device"))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--max-groups", type=click.IntRange(1), default=None, help="At most this many networks.")
+@click.option("--budget", type=float, default=None, help="Total cost of the networks.")
+@seed_option
+@device_option
+def plan(config: str, max_groups: int | None, budget: float | None, seed: int | None, device: str | None) -> None:
+    """Print the units each step will run and their estimated time (a few timed steps, no run)."""
+    from .pipeline import resolve_config
+
+    if max_groups is not None and budget is not None:
+        raise click.UsageError("give --max-groups or --budget, not both")
+    for line in _plan(_apply_seed(resolve_config(config), seed), max_groups, budget, device).lines():
+        click.echo(line)
 
 
 def _print_verdict(out: str) -> None:
@@ -360,13 +397,13 @@ def _print_verdict(out: str) -> None:
 @force_option
 @execution_options
 def demo(out: str, quick: bool, dataset: str, executor: str, workers: int, address: str | None, force: bool,
-         quiet: bool) -> None:
+         quiet: bool, device: str | None) -> None:
     """Run the whole pipeline on built-in data and print the path of the report."""
     from .demo import demo_config, ignore_in_git
     from .pipeline import run as run_all
 
     cfg = demo_config(dataset, quick)
-    paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, address, quiet))
+    paths = run_all(cfg, out, force=force, execution=_execution(executor, workers, address, quiet, device))
     ignore_in_git(out)
     _print_verdict(out)
     click.echo(f"report: {Path(paths['html']).resolve()}")

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from .affinity.measures import JOINT, MEASURES, REQUESTABLE
 from .errors import ConfigError
 from .registry import suggestion
+from .runtime.device import check_device_name
 from .training.encoders import check_encoder_spec
 from .training.sampling import SAMPLINGS, SCHEDULES
 from .training.weighting import WEIGHTINGS
@@ -50,6 +51,11 @@ def _type_ok(value: Any, annotation: str) -> bool:
         "dict[str,Any]": lambda v: isinstance(v, dict),
     }
     return any(checks[a](value) for a in ann.split("|") if a in checks)
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key} = {value!r} is not one of {', '.join(allowed)}{suggestion(value, allowed)}")
 
 
 class _Section:
@@ -195,9 +201,11 @@ class TrainConfig(_Section):
     eval_every: int = 50
     patience: int = 8
     soft_sharing_penalty: float = 1e-2
+    device: str = "auto"               # auto | cpu | cuda | cuda:N | mps (--device overrides)
 
     def check(self) -> None:
         self._positive("steps", "batch_size", "lr", "eval_every", "patience", "temperature")
+        self.device = check_device_name(self.device, "train.device")
         WEIGHTINGS.check(self.weighting, "train.weighting")
         SAMPLINGS.check(self.sampling, "train.sampling")
         SCHEDULES.check(self.schedule, "train.schedule")
@@ -223,8 +231,10 @@ class AnalyzeConfig(_Section):
     probe_eval_every: int = 25
     probe_patience: int = 6
     exhaustive: bool = False
+    pairs: str = "auto"                # auto | all | none: pairwise probes (auto: all up to 30 tasks, none above)
 
     def check(self) -> None:
+        _one_of("analyze.pairs", self.pairs, ("auto", "all", "none"))
         self._positive("steps", "rows_per_task", "batch_size", "lr", "every", "phase", "window", "probe_steps",
                        "probe_width", "probe_seeds", "probe_eval_every", "probe_patience")
         for m in self.measures:
@@ -286,6 +296,7 @@ class CompareConfig(_Section):
         "recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random"])
     equivalence_margin: float = 1.0
     """Delta_m points within which sharing counts as equal accuracy (two one-sided tests)."""
+    scope: str = "auto"                # auto | full | bounded (auto: bounded above 30 tasks; taskgroup.scaling)
 
     def check(self) -> None:
         self._positive("seeds")
@@ -294,6 +305,7 @@ class CompareConfig(_Section):
             if name not in ALTERNATIVES:
                 raise ConfigError(f"compare.alternatives: unknown alternative {name!r} (choose from "
                                   f"{', '.join(ALTERNATIVES)}){suggestion(name, ALTERNATIVES)}")
+        _one_of("compare.scope", self.scope, ("auto", "full", "bounded"))
         if self.random_groupings < 0:
             raise ConfigError(f"compare.random_groupings must be 0 or more, not {self.random_groupings}")
 

@@ -231,6 +231,7 @@ def _planned(d: Path, store: Any, data: TaskSet | None = None) -> tuple[dict[str
     from .affinity.analyze import plan_units
     from .comparison.compare import network_key, plan
     from .runtime.rundir import CONFIG, load_run_config
+    from .scaling import analyze_measures
 
     if not (d / CONFIG).is_file():
         return {}, None
@@ -241,7 +242,7 @@ def _planned(d: Path, store: Any, data: TaskSet | None = None) -> tuple[dict[str
         fp = taskset.fingerprint()
         affinity = read_optional(d, AffinityDoc)
         settings = affinity.settings if affinity is not None else {}
-        measures = settings.get("measures") or cfg.analyze.measures
+        measures = settings.get("measures") or analyze_measures(cfg, len(taskset.task_names), cfg.analyze.measures)
         exhaustive = bool(settings.get("exhaustive", cfg.analyze.exhaustive))
         keys = {u.key for u in plan_units(cfg, taskset, list(measures), exhaustive)}
         out["analyze"] = {"total": len(keys), "done": sum(store.has(k) for k in keys)}

@@ -157,3 +157,58 @@ def test_a_joint_run_with_no_measurement_window_is_a_one_line_config_error():
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="no measurement window"):
         AnalyzeConfig(steps=4, phase=0.5, window=5, every=10)  # the default measures need the joint run
+
+
+def test_probes_with_own_heads_reproduce_the_all_heads_probes():
+    """Records saved from the earlier probes, which carried a head for every task of the set."""
+    import itertools
+    import json
+    from pathlib import Path
+
+    saved = json.loads((Path(__file__).parent / "fixtures" / "probes_all_heads.json").read_text())["records"]
+    ts = synthetic(n_clusters=2, tasks_per_cluster=3, rows_per_task=80, kind="mixed", seed=2)
+    names = ts.task_names
+    specs = [ProbeSpec((n,), s) for s in (0, 1) for n in names]
+    specs += [ProbeSpec(p, s) for s in (0, 1) for p in itertools.combinations(names, 2)]
+    records = train_probes(ts, specs, QUICK, SMALL, batched=True, device="cpu")
+    assert len(records) == len(saved)
+    for new, old in zip(records, saved):
+        assert (new["tasks"], new["seed"], new["best_step"]) == (old["tasks"], old["seed"], old["best_step"])
+        for t in old["val"]:
+            assert new["val"][t] == pytest.approx(old["val"][t], rel=1e-5, abs=1e-6)
+        assert np.allclose(new["cosine"], old["cosine"], atol=1e-5)
+
+
+def test_a_probe_carries_only_its_own_heads(monkeypatch):
+    from taskgroup.affinity import probes as probes_module
+
+    built = []
+    real = probes_module.build_model
+
+    def spy(taskset, names, *args, **kwargs):
+        built.append(list(names))
+        return real(taskset, names, *args, **kwargs)
+
+    monkeypatch.setattr(probes_module, "build_model", spy)
+    ts = synthetic(n_clusters=2, tasks_per_cluster=3, rows_per_task=60, seed=0)
+    names = ts.task_names
+    train_probes(ts, [ProbeSpec((names[0],), 0), ProbeSpec((names[1], names[4]), 0)], QUICK, SMALL, device="cpu")
+    assert sorted(map(len, built)) == [1, 2]
+
+
+def test_feature_gradients_through_linear_heads_match_the_batched_backward():
+    from taskgroup.affinity.pergrad import linear_feature_gradients
+
+    torch.manual_seed(0)
+    enc = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh())
+    heads = [torch.nn.Linear(8, 1 + k % 2) for k in range(3)]
+    x = torch.randn(12, 4)
+    z = enc(x)
+    outs = [h(z) for h in heads]
+    w = torch.rand(12, 3)
+    losses = torch.stack([((o - 0.3 * k) ** 2).sum(-1) @ w[:, k] for k, o in enumerate(outs)])
+    params = list(enc.parameters())
+    dz = linear_feature_gradients(losses, outs, heads)
+    assert torch.allclose(per_task_gradients(losses, z, params, feature_grads=dz),
+                          per_task_gradients(losses, z, params, method="sequential"), atol=1e-6)
+    assert linear_feature_gradients(losses, outs, [torch.nn.Sequential(h) for h in heads]) is None

@@ -16,7 +16,7 @@ from taskgroup import __version__
 from taskgroup.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("analyze", "check", "compare", "datasets", "demo", "group", "init", "predict", "report", "run",
+COMMANDS = ("analyze", "check", "compare", "datasets", "demo", "group", "init", "plan", "predict", "report", "run",
             "select", "status")
 SCORES = {"lower_is_better": True, "networks": [
     {"tasks": ["a", "b"], "cost": 1.0, "scores": {"a": 0.1, "b": 0.2}},

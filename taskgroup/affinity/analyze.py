@@ -16,6 +16,8 @@ import numpy as np
 
 from ..config import AnalyzeConfig, Config, ModelConfig
 from ..runtime.execution import INLINE, Execution
+from ..runtime.device import choose_device, resolve_device
+from ..scaling import analyze_measures
 from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
@@ -32,19 +34,21 @@ MAX_EXHAUSTIVE = 10
 
 def joint_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Unit function: one joint measurement run."""
+    from ..runtime.device import resolve_device
     from .joint import joint_run
 
     return joint_run(args["taskset"], args["names"], AnalyzeConfig(**args["analyze"]), ModelConfig(**args["model"]),
-                     seed=args["seed"], measures=tuple(args["measures"]))
+                     seed=args["seed"], measures=tuple(args["measures"]), device=resolve_device(args.get("device", "cpu")))
 
 
 def probe_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Unit function: a chunk of probes trained together."""
+    from ..runtime.device import resolve_device
     from .probes import ProbeSpec, train_probes
 
     specs = [ProbeSpec(tuple(t), s) for t, s in args["specs"]]
     records = train_probes(args["taskset"], specs, AnalyzeConfig(**args["analyze"]), ModelConfig(**args["model"]),
-                           batched=args.get("batched", True))
+                           batched=args.get("batched", True), device=resolve_device(args.get("device", "cpu")))
     return {"records": records}
 
 
@@ -58,13 +62,14 @@ def probe_specs(names: list[str], seeds: int, base_seed: int, exhaustive: bool) 
 
 
 def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: bool = False,
-               batched: bool = True, chunk: int = 64) -> list[Unit]:
+               batched: bool = True, chunk: int = 64, device: str | None = None) -> list[Unit]:
     """The units an analysis needs, each keyed by what its result depends on.
 
     Joint-run measures share one unit, transfer (and probe cosine) the probe units; a measure with
     its own unit function (see :mod:`.measures`) gets one unit that receives ``taskset``, ``names``,
     ``analyze``, ``model``, ``seed`` and ``measures`` and returns ``{measure: {"matrix": N x N,
-    "stderr": N x N, "n": measurements}}``.
+    "stderr": N x N, "n": measurements}}``. ``device`` (default ``train.device``) is where they run;
+    it is not part of any key.
     """
     names = taskset.task_names
     fp = taskset.fingerprint()
@@ -78,7 +83,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
                             "seed": cfg.seed, "measures": sorted(joint_measures)})
         units.append(Unit(key, "joint", JOINT,
                           {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": cfg.seed,
-                           "measures": joint_measures}))
+                           "measures": joint_measures, "device": device or cfg.train.device}))
     if exhaustive or any(MEASURES[m].target == PROBES for m in measures):
         if exhaustive and len(names) > MAX_EXHAUSTIVE:
             from ..errors import ConfigError
@@ -93,7 +98,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
                                 "specs": [[list(t), seed] for t, seed in part]})
             units.append(Unit(key, "probes", PROBES,
                               {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,
-                               "model": model, "batched": batched}))
+                               "model": model, "batched": batched, "device": device or cfg.train.device}))
     for target in dict.fromkeys(MEASURES[m].target for m in measures if MEASURES[m].target not in (JOINT, PROBES)):
         # any other measure: one unit per unit function, called with the same arguments as the joint run
         own = [m for m in measures if MEASURES[m].target == target]
@@ -185,9 +190,11 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
 
     ``progress`` defaults to ``execution``'s callback for the step ``"analyze"``.
     """
-    measures = list(measures or cfg.analyze.measures)
+    measures = list(measures) if measures else analyze_measures(cfg, len(taskset.task_names), cfg.analyze.measures)
     exhaustive = cfg.analyze.exhaustive if exhaustive is None else exhaustive
-    units = plan_units(cfg, taskset, measures, exhaustive)
+    device = choose_device(execution.device, cfg.train.device)
+    resolve_device(device)  # a device that is not there stops the step before any work
+    units = plan_units(cfg, taskset, measures, exhaustive, device=device)
     results = run_units(units, store, execution, progress or execution.progress_for("analyze"))
     names = taskset.task_names
     found: dict[str, AffinityMatrix] = {}

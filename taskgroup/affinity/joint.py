@@ -28,7 +28,7 @@ from ..tasks import TaskSet
 from ..training.trainer import build_model, check_finite
 from .lookahead import _unflatten, lookahead
 from ..runtime.progress import ProgressFn
-from .pergrad import cosine_matrix, per_task_gradients
+from .pergrad import cosine_matrix, linear_feature_gradients, per_task_gradients
 
 
 def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +40,8 @@ def _summary(samples: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg: ModelConfig, seed: int = 0,
               measures: tuple[str, ...] = ("gradient_cosine", "lookahead"), method: str = "batched",
-              progress: ProgressFn | None = None, keep_records: bool = True) -> dict[str, Any]:
+              progress: ProgressFn | None = None, keep_records: bool = True,
+              device: torch.device | str = "cpu") -> dict[str, Any]:
     """Train all ``names`` jointly for ``cfg.steps`` steps and measure the one-run affinities.
 
     Returns ``{"gradient_cosine": {...}, "lookahead": {...}, "seconds": s, "records": {...}}`` with
@@ -48,8 +49,9 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     With ``measures=()`` it is the same training without measurement (the overhead baseline).
     """
     start = time.perf_counter()
-    data = TaskData(taskset, names)
-    model = build_model(taskset, names, model_cfg, sharing="hard", seed=seed)
+    device = torch.device(device)  # initialisation and batches are drawn on the CPU, whatever the device
+    data = TaskData(taskset, names, device)
+    model = build_model(taskset, names, model_cfg, sharing="hard", seed=seed).to(device)
     shared = model.shared_parameters()
     heads = list(model.heads.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -69,7 +71,7 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     steps_measured: list[int] = []
     model.train()
     for step in range(cfg.steps):
-        batch = batcher.next(step)
+        batch = batcher.next(step).to(device)
         x = data.X[batch.rows]
         targets = data.target_batch(batch.rows)
         z = model.encode(x)
@@ -79,16 +81,17 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         phase_pos = step % cfg.every
         measuring = (want_cos or want_look) and step < last_measured and phase_pos < window
         if measuring:
-            g = per_task_gradients(losses, z, shared, cfg.chunk_size, method)
+            dz = linear_feature_gradients(losses, out, list(model.heads)) if method == "batched" else None
+            g = per_task_gradients(losses, z, shared, cfg.chunk_size, method, feature_grads=dz)
             acc = g if acc is None or phase_pos == 0 else acc + g
             if want_look:
                 look_samples.append(lookahead(
                     model.encoder, model.decode, lambda o: (data.row_losses(o, targets) * batch.weights).sum(0),
-                    x, opt, g).numpy())
+                    x, opt, g).cpu().numpy())
             if phase_pos == window - 1:
                 if want_cos:
-                    cos_samples.append(cosine_matrix(acc).numpy())
-                    n = acc.norm(dim=1).numpy()
+                    cos_samples.append(cosine_matrix(acc).cpu().numpy())
+                    n = acc.norm(dim=1).cpu().numpy()
                     norm_samples.append(n[:, None] / np.maximum(n[None, :], 1e-12))
                     steps_measured.append(step)
             opt.zero_grad(set_to_none=True)

@@ -14,7 +14,6 @@ against the single-task networks of the same seed.
 
 from __future__ import annotations
 
-import io
 import itertools
 import random
 from dataclasses import asdict, dataclass
@@ -29,11 +28,11 @@ from ..runtime.documents import (AffinityDoc, AlternativeResult, BudgetPoint, Co
                                   ModelsRef, SavedNetworkRef, TaskResult)
 from ..delta import Reference, compared_value, delta_m, references, relative_change
 from ..runtime.execution import INLINE, Execution
-from ..runtime.executors import Unit, run_units
 from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
+from .stacked import train_networks
 from .statistics import PartRows, RowEvidence
 from .verdict import verdict
 
@@ -53,27 +52,29 @@ class NetworkSpec:
 
 def network_unit(args: dict[str, Any]) -> dict[str, Any]:
     """Unit function: train one network, return its record and its state dict as a blob."""
-    import torch
-
+    from ..runtime.device import resolve_device
+    from .stacked import network_payload
     from ..training.trainer import train_network
 
     spec = args["spec"]
     result, state = train_network(args["taskset"], list(spec["tasks"]), TrainConfig(**args["train"]),
                                   ModelConfig(**args["model"]), seed=spec["seed"], width=spec["width"],
-                                  sharing=spec["sharing"], weighting=spec["weighting"])
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    out = result.to_dict()
-    out.pop("history", None)
-    out["history"] = result.history[-1:] if result.history else []
-    out["spec"] = spec
-    out["blob"] = buf.getvalue()
-    return out
+                                  sharing=spec["sharing"], weighting=spec["weighting"],
+                                  device=resolve_device(args["train"].get("device", "cpu")))
+    out, blob = network_payload(result, state, spec)
+    return {**out, "blob": blob}
 
 
 def network_key(taskset_fp: str, spec: NetworkSpec, cfg: Config) -> str:
     return content_hash({"kind": "network", "records": 2, "v": "valparts-1", "data": taskset_fp, "spec": asdict(spec),
-                         "train": asdict(cfg.train), "model": asdict(cfg.model)})
+                         "train": train_identity(cfg.train), "model": asdict(cfg.model)})
+
+
+def train_identity(train: TrainConfig) -> dict[str, Any]:
+    """The training settings a network's result depends on (not the device it ran on)."""
+    out = asdict(train)
+    out.pop("device", None)
+    return out
 
 
 def _canon(groups: Groups | tuple[tuple[str, ...], ...], order: list[str]) -> Groups:
@@ -149,8 +150,12 @@ def _alt(name: str, groups: Groups, **how: Any) -> Alternative:
 
 
 def alternatives_for(groupings: GroupingsDoc, names: list[str], cfg: Config) -> list[Alternative]:
-    """Every alternative to train, the recommended grouping first."""
-    wanted = set(cfg.compare.alternatives)
+    """Every alternative to train, the recommended grouping first (bounded above
+    :data:`~taskgroup.scaling.LARGE_N` tasks unless ``compare.scope = "full"``)."""
+    from ..scaling import MAX_CANDIDATES, MAX_RANDOM, scaled
+
+    bounded = scaled(cfg, len(names)).bounded_compare
+    wanted = set(cfg.compare.alternatives) - ({"soft_sharing"} if bounded else set())
     rec = _canon(groupings.recommended.groups, names)
     alts = [_alt("recommended", rec, method=groupings.recommended.method)]
     # single-task networks are the baseline of every Delta_m and of the decision: always trained
@@ -160,15 +165,16 @@ def alternatives_for(groupings: GroupingsDoc, names: list[str], cfg: Config) -> 
             alts.append(_alt("single_task_half", [[n] for n in names], width=0.5))
     if "all_in_one" in wanted:
         alts.append(_alt("all_in_one", [list(names)]))
-        alts.append(_alt("all_in_one_uncertainty", [list(names)], weighting="uncertainty"))
-        alts.append(_alt("all_in_one_gradnorm", [list(names)], weighting="gradnorm"))
+        if not bounded:
+            alts.append(_alt("all_in_one_uncertainty", [list(names)], weighting="uncertainty"))
+            alts.append(_alt("all_in_one_gradnorm", [list(names)], weighting="gradnorm"))
     if "soft_sharing" in wanted:
         alts.append(_alt("soft_sharing", [list(names)], sharing="soft"))
     if "candidates" in wanted:
         # a candidate equal to an alternative already listed (plain hard sharing) is not listed twice
         seen = {a.groups for a in alts if a.plain}
         taken = {a.name for a in alts}
-        for c in groupings.candidates:
+        for c in groupings.candidates[:MAX_CANDIDATES] if bounded else groupings.candidates:
             g = _alt("", _canon(c.groups, names))
             if g.groups in seen:
                 continue
@@ -178,8 +184,9 @@ def alternatives_for(groupings: GroupingsDoc, names: list[str], cfg: Config) -> 
                 label += "'"
             taken.add(label)
             alts.append(Alternative(label, g.groups, method=c.method))
-    if "random" in wanted and cfg.compare.random_groupings > 0:
-        for i, g in enumerate(random_groupings(names, len(rec), cfg.compare.random_groupings, cfg.seed + 101)):
+    draws = min(cfg.compare.random_groupings, MAX_RANDOM) if bounded else cfg.compare.random_groupings
+    if "random" in wanted and draws > 0:
+        for i, g in enumerate(random_groupings(names, len(rec), draws, cfg.seed + 101)):
             alts.append(_alt(f"random-{i + 1}", g, family="random"))
     return alts
 
@@ -249,22 +256,22 @@ def _oracle_groups(results: dict[NetworkSpec, Trained], names: list[str], seeds:
 
 def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunStore | None, *,
             affinity: AffinityDoc | None = None, seeds: int | None = None, execution: Execution = INLINE,
-            progress: ProgressFn | None = None) -> ComparisonDoc:
+            progress: ProgressFn | None = None, stacked: bool = True) -> ComparisonDoc:
     """Train every alternative over the seeds and return the ``comparison.json`` document.
 
-    ``progress`` defaults to ``execution``'s callback for the step ``"compare"``.
+    ``progress`` defaults to ``execution``'s callback for the step ``"compare"``. Networks that
+    share an architecture and a budget train stacked (:mod:`.stacked`); ``stacked=False`` trains
+    each alone (the same results up to floating-point rounding).
     """
     names = taskset.task_names
     lower = {t.name: bool(t.lower_is_better) for t in taskset.tasks}
     metric = {t.name: t.metric for t in taskset.tasks}
     alts, specs, seed_list = plan(cfg, taskset, groupings, affinity, seeds)
     fp = taskset.fingerprint()
-    train = asdict(cfg.train)
-    model = asdict(cfg.model)
-    units = [Unit(network_key(fp, sp, cfg), "network", "taskgroup.comparison.compare:network_unit",
-                  {"taskset": taskset, "spec": asdict(sp), "train": train, "model": model}) for sp in specs]
-    payloads = run_units(units, store, execution, progress or execution.progress_for("compare"))
-    results = {sp: Trained.of(unit.key, p) for sp, unit, p in zip(specs, units, payloads)}
+    keys = [network_key(fp, sp, cfg) for sp in specs]
+    payloads = train_networks(specs, keys, cfg, taskset, store, execution,
+                              progress or execution.progress_for("compare"), stacked)
+    results = {sp: Trained.of(key, p) for sp, key, p in zip(specs, keys, payloads)}
     refs = references(taskset)
     single = {s: {t: _value(results[NetworkSpec((t,), s)], "test", t, refs) for t in names} for s in seed_list}
     single_val = {s: {t: _value(results[NetworkSpec((t,), s)], "val", t, refs) for t in names} for s in seed_list}

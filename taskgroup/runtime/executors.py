@@ -175,12 +175,19 @@ def _torch() -> Any:
     return torch
 
 
-def _init_worker(threads: int | None, parent: int | None = None) -> None:
-    """Process-pool initializer: leave Ctrl-C to the parent, exit when the parent dies, and pin
+def _init_worker(threads: int | None, parent: int | None = None, counter: Any = None) -> None:
+    """Process-pool initializer: leave Ctrl-C to the parent, exit when the parent dies, number the
+    worker (devices ``auto``/``cuda`` then spread workers over the GPUs, see :mod:`.device`) and pin
     torch (and the BLAS/OpenMP pools) to ``threads`` threads."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the pool and says how to resume
     if parent is not None:
         exit_with_parent(parent)
+    if counter is not None:
+        from .device import set_worker_slot
+
+        with counter.get_lock():
+            set_worker_slot(counter.value)
+            counter.value += 1
     if threads is None:
         return
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -246,6 +253,7 @@ def run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, m
     """
     workers, threads = execution.workers, execution.threads
     context = multiprocessing.get_context("spawn")
+    slots = context.Value("i", 0)  # workers number themselves from it, in start order
     pending: deque[Unit] = deque(todo)
     crashes: dict[str, int] = {}
     stray_breaks = 0
@@ -253,7 +261,7 @@ def run_process(todo: Sequence[Unit], commit: Commit, execution: Execution, *, m
 
     def new_pool() -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=min(workers, len(pending)) or 1, mp_context=context,
-                                   initializer=_init_worker, initargs=(threads, os.getpid()))
+                                   initializer=_init_worker, initargs=(threads, os.getpid(), slots))
 
     pool = new_pool()
     inflight: dict[Future[Outcome], Unit] = {}

@@ -32,8 +32,12 @@ def config_hash(cfg: Config, data_fingerprint: str) -> str:
 
 
 def _bound(d: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a configuration that results depend on: not where they are tracked."""
-    return {k: v for k, v in d.items() if k != "track"}
+    """The parts of a configuration that results depend on: not where they are tracked, nor the
+    device they compute on (a run may move between devices)."""
+    out = {k: v for k, v in d.items() if k != "track"}
+    if isinstance(out.get("train"), dict):
+        out["train"] = {k: v for k, v in out["train"].items() if k != "device"}
+    return out
 
 
 def _differences(d: Path, cfg: Config, data_fingerprint: str) -> str:

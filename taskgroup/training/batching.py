@@ -36,12 +36,14 @@ SEED_RANGE = 2**63
 class TaskData:
     """Inputs and standardised targets of a group of tasks as tensors, with per-split row indices."""
 
-    def __init__(self, taskset: TaskSet, names: list[str] | None = None) -> None:
+    def __init__(self, taskset: TaskSet, names: list[str] | None = None, device: torch.device | str = "cpu") -> None:
         names = list(names or taskset.task_names)
+        self.device = torch.device(device)
         self.tasks: list[Task] = [taskset.task(n) for n in names]
         self.names = names
         #: a tensor, or streamed inputs that read the indexed rows on demand (same indexing)
         self.X = taskset.inputs if taskset.streamed else torch.from_numpy(taskset.inputs)
+        self.X = self.X.to(self.device) if isinstance(self.X, torch.Tensor) else _OnDevice(self.X, self.device)
         self.targets: list[torch.Tensor] = []
         self.raw_targets: list[np.ndarray] = []
         self.mean: list[float] = []
@@ -60,7 +62,7 @@ class TaskData:
             self.raw_targets.append(yf)
             z = (yf - mean) / std if t.kind == "regression" else yf
             z = np.where(np.isnan(z), 0.0, z) if np.asarray(z).dtype.kind == "f" else z
-            self.targets.append(torch.as_tensor(np.asarray(z), dtype=torch.float32))
+            self.targets.append(torch.as_tensor(np.asarray(z), dtype=torch.float32, device=self.device))
             self.mean.append(mean)
             self.std.append(std)
         keys = row_keys(len(self.X))
@@ -104,10 +106,34 @@ class TaskData:
         return torch.stack([row_loss(t, o, y) for t, o, y in zip(self.tasks, outputs, targets)], dim=-1)
 
 
+class _OnDevice:
+    """Streamed inputs whose rows arrive on ``device`` (they are read on the CPU)."""
+
+    def __init__(self, inputs, device: torch.device) -> None:
+        self.inputs, self.device = inputs, device
+        self.batch_size = inputs.batch_size
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inputs, name)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, torch.Tensor):
+            index = index.cpu()
+        x = self.inputs[index]
+        return x if self.device.type == "cpu" else x.to(self.device)
+
+
 @dataclass
 class Batch:
     rows: torch.Tensor      # (B,) long
     weights: torch.Tensor   # (B, T): task t's loss = sum_b weights[b, t] * loss[b, t]
+
+    def to(self, device: torch.device) -> "Batch":
+        """The same batch with its tensors on ``device`` (batches are drawn on the CPU)."""
+        return self if device.type == "cpu" else Batch(self.rows.to(device), self.weights.to(device))
 
 
 def allocation(sizes: list[int], batch_size: int, sampling: str, temperature: float,
@@ -216,14 +242,16 @@ def evaluate(outputs_fn, data: TaskData, split: int, tasks: list[int] | None = N
     rows = torch.unique(torch.cat([data.rows[split][i] for i in idx]))
     position = torch.full((len(data.X),), -1, dtype=torch.long)
     position[rows] = torch.arange(len(rows))
+    rows, position = rows.to(data.device), position.to(data.device)
     with torch.no_grad():
         outputs = forward_rows(outputs_fn, data.X, rows)
     result: dict[str, dict[str, float]] = {}
     for i in idx:
         task = data.tasks[i]
         r = data.rows[split][i]
-        out = outputs[i][position[r]]
-        loss = float(row_loss(task, out, data.targets[i][r]).mean())
+        rd = r.to(data.device)
+        out = outputs[i][position[rd]]
+        loss = float(row_loss(task, out, data.targets[i][rd]).mean())
         result[task.name] = {"loss": loss, **data.scores(i, out, r, keep_scores)}
     return result
 

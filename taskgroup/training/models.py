@@ -118,7 +118,7 @@ def make_head(task: Task, in_features: int, init_seed: int | None = None) -> nn.
     each head's own random start.
     """
     if init_seed is not None:
-        with torch.random.fork_rng():
+        with torch.random.fork_rng(devices=[]):  # initialisation happens on the CPU
             torch.manual_seed(init_seed)
             return make_head(task, in_features)
     if task.kind == "custom":
@@ -155,7 +155,7 @@ class HardSharedMTL(nn.Module):
         return list(last.parameters(recurse=False))
 
     def penalty(self) -> torch.Tensor:
-        return torch.zeros(())
+        return torch.zeros((), device=self.heads[0].weight.device if self.heads else None)
 
 
 class SoftSharedMTL(nn.Module):
@@ -184,7 +184,7 @@ class SoftSharedMTL(nn.Module):
         return list(self.encoders[-1].parameters())
 
     def penalty(self) -> torch.Tensor:
-        total = torch.zeros(())
+        total = torch.zeros((), device=next(self.encoders.parameters()).device)
         groups = zip(*(list(e.parameters()) for e in self.encoders))
         for params in groups:
             stacked = torch.stack(list(params))
@@ -218,7 +218,7 @@ def multiply_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model(torch.zeros(1, *input_shape))
+        model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
     model.train(was_training)
     for h in hooks:
         h.remove()

@@ -39,7 +39,7 @@ def _custom_loss(path: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tens
 
 def predictions(task: Task, output: torch.Tensor) -> np.ndarray:
     """Scores a metric consumes: probabilities (binary), class probabilities, or values."""
-    out = output.detach()
+    out = output.detach().cpu()
     if task.kind == "binary":
         return torch.sigmoid(out[..., 0]).numpy()
     if task.kind == "multiclass":

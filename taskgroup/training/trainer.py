@@ -79,20 +79,25 @@ def check_finite(losses: torch.Tensor, names: list[str], step: int, setting: str
 
 def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, model_cfg: ModelConfig,
                   seed: int = 0, width: float = 1.0, sharing: str = "hard", weighting: str | None = None,
-                  progress: ProgressFn | None = None, data: TaskData | None = None) -> tuple[TrainResult, dict]:
+                  progress: ProgressFn | None = None, data: TaskData | None = None,
+                  device: torch.device | str = "cpu") -> tuple[TrainResult, dict]:
     """Train one network on the tasks ``names``; return its record and its best state dict.
 
     The checkpoint kept is the one with the lowest mean loss on the checkpoint part of the
     validation rows, each task's loss divided by its value at the start so that tasks of different
     scales count alike. ``parts`` holds each task's metric on every part of the validation rows and
     ``scores`` each row's score on the select and estimate parts. Test metrics are computed once, on
-    that checkpoint, and never influence any choice.
+    that checkpoint, and never influence any choice. ``device`` is where it trains (the
+    initialisation and the batches are drawn on the CPU, so they do not depend on it); the state
+    dict returned is on the CPU.
     """
     start = time.perf_counter()
-    data = data or TaskData(taskset, names)
-    model = build_model(taskset, names, model_cfg, width, sharing, train_cfg.soft_sharing_penalty, seed)
+    device = torch.device(device)
+    data = data or TaskData(taskset, names, device)
+    model = build_model(taskset, names, model_cfg, width, sharing, train_cfg.soft_sharing_penalty, seed).to(device)
     wname = weighting or train_cfg.weighting
     scheme = make_weighting(wname, len(names), model.last_shared_parameters(), window=train_cfg.eval_every)
+    scheme.to(device)
     params = list(model.parameters()) + list(scheme.parameters())
     opt = torch.optim.Adam(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     batcher = Batcher(data, train_cfg.batch_size, train_cfg.sampling, train_cfg.temperature, train_cfg.schedule,
@@ -109,7 +114,7 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
     step = 0
     for step in range(1, train_cfg.steps + 1):
         model.train()
-        batch = batcher.next(step - 1)
+        batch = batcher.next(step - 1).to(device)
         out = model(data.X[batch.rows])
         per_row = data.row_losses(out, data.target_batch(batch.rows))
         losses = (per_row * batch.weights).sum(0)

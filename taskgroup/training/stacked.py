@@ -1,0 +1,126 @@
+"""Full trainings of many networks at once: the stacked counterpart of :func:`.trainer.train_network`.
+
+Networks that share an architecture and a budget (hard sharing, equal loss weights, the same width,
+the same number of tasks with heads of the same shape slot by slot, no dropout) are trained as one
+stack (:mod:`.stack`): the same initialisation, batches, optimizer, evaluation schedule, early
+stopping and checkpoint choice as each would get alone, so the results agree with one-at-a-time
+training up to floating-point rounding. A network that stops early keeps its best checkpoint while
+the rest of the stack trains on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+from ..config import ModelConfig, TrainConfig
+from ..tasks import TEST, VAL, TaskSet
+from .batching import Batcher, TaskData, stack_batches
+from .models import count_parameters, multiply_adds
+from .stack import SlotData, Stack, head_signature, vmap_works
+from .trainer import TrainResult, build_model, check_finite
+from .valparts import CHECKPOINT, PARTS
+
+
+@dataclass(frozen=True)
+class StackMember:
+    """One network of a stack: its tasks, seed and width (hard sharing, equal weights)."""
+
+    tasks: tuple[str, ...]
+    seed: int
+    width: float = 1.0
+
+
+def stack_signature(taskset: TaskSet, tasks: Sequence[str], width: float) -> tuple:
+    """Networks with equal signatures can train in one stack."""
+    return (len(tasks), float(width), tuple(head_signature(taskset.task(t)) for t in tasks))
+
+
+def stackable(model_cfg: ModelConfig, sharing: str, weighting: str) -> bool:
+    """Whether networks trained with these settings can be stacked (else they train one at a time)."""
+    return sharing == "hard" and weighting == "equal" and model_cfg.dropout == 0
+
+
+def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: TrainConfig,
+                  model_cfg: ModelConfig, device: torch.device | str = "cpu",
+                  use_vmap: bool = True) -> list[tuple[TrainResult, dict[str, torch.Tensor]]]:
+    """Train ``members`` (equal :func:`stack_signature`) together; per member, its record and best
+    state dict (on the CPU), as :func:`~.trainer.train_network` would return them."""
+    start = time.perf_counter()
+    device = torch.device(device)
+    names = list(dict.fromkeys(t for mb in members for t in mb.tasks))
+    data = TaskData(taskset, names, device)
+    index = {n: i for i, n in enumerate(names)}
+    active = [[index[t] for t in mb.tasks] for mb in members]
+    models = [build_model(taskset, list(mb.tasks), model_cfg, mb.width, seed=mb.seed).to(device) for mb in members]
+    stack = Stack(models, use_vmap=use_vmap)
+    if stack.use_vmap and not vmap_works(stack, data.X[: len(members)].unsqueeze(1)):
+        return [r for mb in members for r in train_stacked(taskset, [mb], train_cfg, model_cfg, device, False)]
+    M = len(members)
+    slots = SlotData(data, active)
+    batchers = [Batcher(data, train_cfg.batch_size, train_cfg.sampling, train_cfg.temperature, train_cfg.schedule,
+                        seed=mb.seed + 7919, active=a) for mb, a in zip(members, active)]
+    opt = torch.optim.Adam(stack.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    base = slots.split_losses(stack, CHECKPOINT)[0].clamp_min(1e-8)
+    best = torch.full((M,), float("inf"), device=device)
+    best_step = [0] * M
+    stopped = [0] * M  # the step at which each network stopped (0: still training)
+    bad = [0] * M
+    best_params = stack.snapshot()
+    histories: list[list[dict]] = [[] for _ in members]
+    step = 0
+    for step in range(1, train_cfg.steps + 1):
+        batch = stack_batches([b.next(step - 1) for b in batchers]).to(device)
+        rows, w = batch.rows, slots.slot_weights(batch.weights)
+        losses = slots.losses(stack.decode(stack.encode(data.X[rows])), rows, w)  # (M, K)
+        if not bool(torch.isfinite(losses).all()):
+            m_bad = int(torch.nonzero(~torch.isfinite(losses))[0][0])
+            check_finite(losses[m_bad], list(members[m_bad].tasks), step)
+        opt.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        opt.step()
+        if step % train_cfg.eval_every == 0 or step == train_cfg.steps:
+            vl, outs = slots.split_losses(stack, CHECKPOINT)
+            rel = (vl / base).mean(1)
+            improved = torch.zeros(M, dtype=torch.bool, device=device)
+            for m in range(M):
+                if stopped[m]:
+                    continue
+                val = slots.metrics(outs, CHECKPOINT, m)[0]
+                r = float(rel[m])
+                histories[m].append({"step": step, "train_loss": losses[m].detach().cpu().tolist(),
+                                     "val_rel_loss": r, "val": val})
+                if r < float(best[m]) - 1e-6:
+                    best[m], best_step[m], bad[m] = r, step, 0
+                    improved[m] = True
+                else:
+                    bad[m] += 1
+                if bad[m] >= train_cfg.patience:
+                    stopped[m] = step
+            stack.keep_improved(best_params, improved)
+            if all(stopped):
+                break
+    stack.load(best_params)
+    val_outs = slots.split_losses(stack, VAL)[1]
+    test_outs = slots.split_losses(stack, TEST)[1]
+    part_outs = {name: slots.split_losses(stack, part)[1] for name, part in PARTS.items()}
+    seconds = (time.perf_counter() - start) / M
+    params = count_parameters(models[0])
+    macs = multiply_adds(models[0], taskset.input_shape)
+    out = []
+    for m, mb in enumerate(members):
+        val, val_loss, val_rmse = slots.metrics(val_outs, VAL, m)
+        test, _, test_rmse = slots.metrics(test_outs, TEST, m)
+        parts, parts_rmse, scores = {}, {}, {}
+        for name, part in PARTS.items():
+            kept = None if part == CHECKPOINT else scores.setdefault(name, {})
+            parts[name], _, parts_rmse[name] = slots.metrics(part_outs[name], part, m, kept)
+        result = TrainResult(tasks=list(mb.tasks), val=val, test=test, val_loss=val_loss, val_rmse=val_rmse,
+                             test_rmse=test_rmse, parts=parts, scores=scores, parts_rmse=parts_rmse,
+                             steps=stopped[m] or step, best_step=best_step[m], seconds=seconds, params=params,
+                             macs=macs, history=histories[m], weights=[1.0] * len(mb.tasks))
+        out.append((result, stack.state_dict(m, best_params)))
+    return out
