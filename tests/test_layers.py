@@ -23,14 +23,15 @@ REGISTRIES = {"taskgroup.training", "taskgroup.training.weighting", "taskgroup.t
 #: (layer, module prefixes), bottom first; a module may import its own layer and the ones below
 LAYERS = [
     (0, ("taskgroup.errors", "taskgroup.registry", "taskgroup._version")),
-    (1, ("taskgroup.config",)),
+    (1, ("taskgroup.config", "taskgroup.scaling", "taskgroup.runtime.device")),
     (2, ("taskgroup.runtime",)),
     (3, ("taskgroup.tasks", "taskgroup.data", "taskgroup.delta")),
     (4, ("taskgroup.training",)),
     (5, ("taskgroup.affinity",)),
     (6, ("taskgroup.grouping",)),
     (7, ("taskgroup.comparison",)),
-    (8, ("taskgroup.pipeline", "taskgroup.demo", "taskgroup.tracking", "taskgroup.preflight", "taskgroup.provenance")),
+    (8, ("taskgroup.pipeline", "taskgroup.demo", "taskgroup.tracking", "taskgroup.preflight", "taskgroup.provenance",
+         "taskgroup.planning")),
     (9, ("taskgroup.cli", "taskgroup")),
 ]
 #: reporting renders the run documents: it may use only these besides itself

@@ -30,11 +30,12 @@ class DynamicWeightAverage(Weighting):
         self._w = torch.ones(n_tasks)
 
     def combine(self, losses: torch.Tensor, step: int) -> torch.Tensor:
+        self._sum, self._w = self._sum.to(losses.device), self._w.to(losses.device)
         self._sum += losses.detach()
         self._count += 1
         if self._count == self.window:
             self._history = (self._history + [self._sum / self._count])[-2:]
-            self._sum, self._count = torch.zeros(self.n_tasks), 0
+            self._sum, self._count = torch.zeros(self.n_tasks, device=losses.device), 0
             if len(self._history) == 2:
                 ratio = self._history[1] / self._history[0].clamp_min(1e-12)
                 self._w = self.n_tasks * torch.softmax(ratio / self.temperature, dim=0)

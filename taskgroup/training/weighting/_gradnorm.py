@@ -34,7 +34,8 @@ class GradNorm(Weighting):
         if self._initial is None:
             self._initial = losses.detach().clamp_min(1e-12)
         active = losses.detach() > 0
-        norms = torch.zeros(self.n_tasks)
+        self.w = self.w.to(losses.device)
+        norms = torch.zeros(self.n_tasks, device=losses.device)
         for t in range(self.n_tasks):
             if active[t] and losses.requires_grad:
                 g = torch.autograd.grad(losses[t], self.shared, retain_graph=True, allow_unused=True)
