@@ -117,8 +117,11 @@ def test_a_stack_resumes_as_a_unit_and_is_stored_network_by_network(tmp_path, mo
         assert all(store.get_blob(k) for k in keys)
         blob = store.get_blob(keys[4])
         # killed while the finished stack was being stored network by network: two are missing
-        store.delete(keys[4])
-        store.delete(keys[7])
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "s.sqlite") as conn:
+            conn.executemany("DELETE FROM units WHERE key = ?", [(keys[4],), (keys[7],)])
+        assert not store.has(keys[4]) and not store.has(keys[7])
         again = train_networks(specs, keys, cfg, ts, store)
         assert trained == [len(specs)]  # the stored stack is reused, not trained again
         assert again == first and store.get_blob(keys[4]) == blob
