@@ -75,13 +75,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def assumed_groupings(names: list[str], groups: int) -> dict[str, Any]:
+def assumed_groupings(names: list[str], groups: int) -> Any:
     """A recommended grouping of ``groups`` equal groups, and candidates of the same shape."""
     k = max(1, min(groups, len(names)))
     rec = [names[i::k] for i in range(k)]
-    cands = [{"groups": [names[(i + shift) % len(names)::k] for i in range(k)], "method": "assumed"}
+    cands = [{"groups": [(names[shift:] + names[:shift])[i::k] for i in range(k)], "method": "assumed"}
              for shift in range(1, ASSUMED_CANDIDATES + 1)]
-    return {"recommended": {"groups": rec, "method": "assumed"}, "candidates": cands}
+    from .runtime.documents import GroupingsDoc
+
+    return GroupingsDoc.from_json({"tasks": list(names), "recommended": {"groups": rec, "method": "assumed"},
+                                   "candidates": cands}, "<plan>")
 
 
 def _timed(fn: Any) -> float:

@@ -65,10 +65,13 @@ def test_compare_stacked_agrees_with_one_at_a_time(tmp_path):
     cfg = _cfg(alternatives=["recommended", "single_task", "all_in_one", "random"])
     ts = load_taskset(cfg)
     names = ts.task_names
-    groupings = {"recommended": {"groups": [names[:2], names[2:]], "method": "test"}, "candidates": []}
+    from taskgroup.runtime.documents import GroupingsDoc
+
+    groupings = GroupingsDoc.from_json({"tasks": names, "recommended": {"groups": [names[:2], names[2:]],
+                                                                       "method": "test"}, "candidates": []}, "<test>")
     with RunStore(tmp_path / "a.sqlite") as sa, RunStore(tmp_path / "b.sqlite") as sb:
-        a = compare(cfg, ts, groupings, sa, stacked=True)
-        b = compare(cfg, ts, groupings, sb, stacked=False)
+        a = compare(cfg, ts, groupings, sa, stacked=True).to_json()
+        b = compare(cfg, ts, groupings, sb, stacked=False).to_json()
         assert sa.count("stack") >= 1 and sb.count("stack") == 0
         assert sa.count("network") == sb.count("network")
         for alt_a, alt_b in zip(a["alternatives"], b["alternatives"]):
