@@ -23,7 +23,7 @@ from ._common import base_parser, emit, load, machine, run_config, set_threads, 
 TARGET = 4.0
 
 
-def _groupings(taskset: Any, dataset: str) -> dict[str, Any]:
+def _groupings(taskset: Any, dataset: str) -> Any:
     names = taskset.task_names
     if dataset == "landmine":
         groups = [names[:15], names[15:]]
@@ -31,7 +31,10 @@ def _groupings(taskset: Any, dataset: str) -> dict[str, Any]:
         clusters = taskset.meta["clusters"]
         labels = sorted(set(clusters.values()))
         groups = [[n for n in names if clusters[n] == c] for c in labels]
-    return {"recommended": {"groups": groups, "method": "known split"}, "candidates": []}
+    from taskgroup.runtime.documents import GroupingsDoc
+
+    return GroupingsDoc.from_json({"tasks": names, "recommended": {"groups": groups, "method": "known split"},
+                                   "candidates": []}, "<benchmark>")
 
 
 def run(dataset: str, options: dict[str, Any], steps: int | None, sample: int) -> dict[str, Any]:
