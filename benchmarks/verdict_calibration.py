@@ -87,6 +87,7 @@ def summary(builtin: str, recs: list[dict]) -> dict:
 def landmine(smoke: bool) -> dict:
     from taskgroup.comparison.compare import compare
     from taskgroup.data import load_taskset
+    from taskgroup.runtime.documents import GroupingsDoc
 
     steps = 20 if smoke else 300
     cfg = _config("landmine", {}, steps, 0, ["recommended", "single_task", "all_in_one"])
@@ -99,8 +100,10 @@ def landmine(smoke: bool) -> dict:
     names = ts.task_names
     split = planted_groups(ts)                # fields 1-15 (foliated) and 16-29 (bare): the known split
     start = time.perf_counter()
-    doc = compare(cfg, ts, {"recommended": {"groups": split, "method": "known split", "chosen_on_validation": False}},
-                  None)
+    groupings = GroupingsDoc.from_json({"schema": 1, "tasks": names,
+                                        "recommended": {"groups": split, "method": "known split",
+                                                        "chosen_on_validation": False}})
+    doc = compare(cfg, ts, groupings, None).to_json()
     out = {"benchmark": NAME, "kind": "landmine", "tasks": len(names), "steps": steps, "seeds": 3,
            "seconds": round(time.perf_counter() - start, 1), "decision": doc["verdict"]["decision"], "rows": []}
     for a in doc["alternatives"]:
