@@ -343,11 +343,13 @@ def run(config: str, out: str, max_groups: int | None, budget: float | None, see
         track_uri: str | None, device: str | None) -> None:
     """analyze, group, compare and report in one go (resumes where a previous run stopped)."""
     from .pipeline import resolve_config, run as run_all
+    from .runtime.ownership import check_out
 
     cfg = _apply_seed(resolve_config(config), seed)
     if track_uri is not None and track is None:
         raise TaskgroupError("--track-uri needs --track mlflow")
     uri = (track_uri or cfg.track.mlflow or "") if track else None
+    check_out(out)  # a refused --out is said before the plan, as the one line of the run
     if not quiet:
         click.echo(_plan(cfg, max_groups, budget, device).one_line(), err=True)
     paths = run_all(cfg, out, force=force, max_groups=max_groups, budget=budget, seeds=seeds, track=uri,
