@@ -32,6 +32,7 @@ from ..runtime.hashing import content_hash
 from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
+from .final import choose_final, proposers
 from .stacked import train_networks
 from .statistics import PartRows, RowEvidence
 from .verdict import verdict
@@ -288,8 +289,14 @@ def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunSt
     doc = ComparisonDoc(tasks=list(names), seeds=seed_list, data=DataInfo(**data_record(taskset)),
                         alternatives=out_alts, budget_curve=curve,
                         delta_m_basis=_basis(refs, single, single_val))
+    final = doc.final = choose_final(out_alts, proposers(groupings, out_alts))
     v = doc.verdict = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
                               chosen_on_validation=_chosen_on_validation(groupings))
+    final.decision = v.decision
+    iv = v.interval or {}
+    if v.alternative == final.name and iv.get("low") is not None:
+        final.interval = [iv["low"], iv["high"]]   # the estimate part's 95 % interval
+        final.delta_m_estimate = iv.get("mean")
     doc.models = ModelsRef(v.alternative if v.use_mtl else "single_task", seed_list[0],
                            [SavedNetworkRef(list(g), network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg))
                             for g in v.train], decision=v.decision)

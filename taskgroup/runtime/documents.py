@@ -467,6 +467,22 @@ class BudgetPoint:
 
 
 @dataclass
+class FinalChoice:
+    """The final recommendation: the eligible trained grouping best on the select part of validation."""
+
+    groups: Groups
+    name: str
+    proposed_by: list[str] = field(default_factory=list)
+    selection_score: float | None = None
+    delta_m_val: float | None = None
+    delta_m_test: float | None = None
+    interval: list[float] | None = None   # over seeds (validation); the estimate part's when decided on it
+    delta_m_estimate: float | None = None
+    decision: str | None = None
+    considered: list[str] = field(default_factory=list)
+
+
+@dataclass
 class ComparisonDoc(Document):
     """``comparison.json``: every alternative measured over the seeds, and the verdict."""
 
@@ -481,6 +497,7 @@ class ComparisonDoc(Document):
     budget_curve: list[BudgetPoint] = field(default_factory=list)
     models: ModelsRef | None = None
     delta_m_basis: dict[str, Any] = field(default_factory=dict)
+    final: FinalChoice | None = None   # absent in documents written before the final recommendation
 
     def alternative(self, name: str) -> AlternativeResult | None:
         """The alternative called ``name``, or None."""
@@ -509,6 +526,10 @@ class ComparisonDoc(Document):
                     raise DocumentError(f"{where}: alternatives[{i}].per_task: task {t!r} is not in tasks")
         if "recommended" not in seen:
             raise DocumentError(f"{where}: alternatives: no alternative named 'recommended'")
+        if self.final is not None:
+            check_groups(self.final.groups, self.tasks, f"{where}: final.groups")
+            if self.final.name not in seen:
+                raise DocumentError(f"{where}: final.name: {self.final.name!r} is not an alternative")
         if self.models is not None:
             for i, net in enumerate(self.models.networks):
                 check_groups([net.tasks], self.tasks, f"{where}: models.networks[{i}].tasks", cover=False)
