@@ -170,7 +170,9 @@ def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_re
         assert f"analyze:    {PROBE_UNITS + 1} of {PROBE_UNITS + 1} units done, 0 left" in st
         compare_line = next(line for line in st.splitlines() if line.startswith("compare:"))
         done, total = (int(x) for x in compare_line.split()[1:4:2])
-        assert done == at_kill["network"] and total > done
+        # stacked networks are stored a stack at a time, so the kill can land after the last network
+        # was stored but before comparison.json was written: compare is then unfinished with 0 units left
+        assert done == at_kill["network"] and total >= done
 
         # 3. rerun to completion
         third = launch(tmp_path, out)
