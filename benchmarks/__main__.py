@@ -40,6 +40,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("joint_growth", "benchmarks.joint_growth", 1800, ()),
     ("flop_rate", "benchmarks.flop_rate", 900, ()),
     ("end_to_end", "benchmarks.end_to_end", 3600, ()),
+    ("gpu", "benchmarks.gpu", 1200, ()),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300

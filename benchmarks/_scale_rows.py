@@ -92,5 +92,36 @@ def scale_row_builders(row: Callable[..., dict[str, Any]], f: Callable[..., str]
                     f"{f(q['outside_matmul_share'] * 100, ' %')} of a step outside matrix products (profiler)")
                 for q in r["points"]]
 
-    return {"compare_stacked": compare_stacked, "probe_growth": probe_growth, "joint_growth": joint_growth,
+    def gpu(lines: Lines) -> list[dict[str, Any]]:
+        out = []
+        for r in lines:
+            if r.get("benchmark") != "gpu":
+                continue
+            if r.get("skipped"):
+                out.append(row("device", "The same work on a CUDA GPU and on the CPU", "skipped", note=r.get("reason", "")))
+                continue
+            where = f"{r['gpu']}; CPU side: {r['cores']} cores, {r['torch_threads']} torch thread(s), torch {r['torch']}"
+            ratio = r["cpu_s"] / r["gpu_s"] if r.get("gpu_s") and r.get("cpu_s") else None
+            if r["check"] == "probes":
+                out.append(row("device", f"Stacked probe set on the GPU vs the CPU ({r['probes']} probes, "
+                               f"{r['steps']} steps)", f(r["gpu_s"], " s"), f(r["cpu_s"], " s"), f(ratio, "x"), "", None,
+                               f"{where}; max abs difference of validation metrics {r['max_abs_diff_val']:.2g}"))
+            elif r["check"] == "joint":
+                out.append(row("device", f"One-run measurement on the GPU vs the CPU, {r['tasks']} tasks",
+                               f(r["gpu_s"], " s"), f(r["cpu_s"], " s"), f(ratio, "x"), "", None,
+                               f"{where}; max abs difference: gradient cosine "
+                               f"{r['max_abs_diff_gradient_cosine']:.2g}, lookahead {r['max_abs_diff_lookahead']:.2g}"))
+            else:
+                ok = bool(r.get("same_final") and r.get("loads_without_gpu"))
+                out.append(row("device", f"taskgroup run --device cuda vs --device cpu, small synthetic set "
+                               f"({r['steps']} steps), then the GPU-trained models loaded where no GPU is visible",
+                               f(r.get("gpu_s"), " s"), f(r.get("cpu_s"), " s"), f(ratio, "x"),
+                               "same final grouping; loads without a GPU", ok,
+                               f"{where}; same final grouping: {r.get('same_final')}; "
+                               f"max abs difference of predictions {r.get('max_abs_diff_predictions')}; "
+                               + "; ".join(f"{k}: {r[k]}" for k in ("gpu_error", "cpu_error", "load_without_gpu_error")
+                                           if r.get(k))))
+        return out
+
+    return {"gpu": gpu, "compare_stacked": compare_stacked, "probe_growth": probe_growth, "joint_growth": joint_growth,
             "end_to_end": end_to_end, "flop_rate": flop_rate}

@@ -57,3 +57,17 @@ def test_rows_and_report_from_recorded_lines() -> None:
                "sizes": ["- tiny"], "benchmarks": {"probe_speed": {"exit_code": 0, "seconds": 1.0, "lines": lines}}}
     text = suite.render(results, rows, plotted=False)
     assert "| speed |" in text and "2 cores, torch 2" in text and "- none" in text
+
+
+def test_gpu_rows_say_why_they_were_skipped_and_judge_the_end_to_end_check() -> None:
+    build = suite.ROW_BUILDERS["gpu"]
+    skipped = build([{"benchmark": "gpu", "skipped": True, "reason": "torch sees no CUDA GPU"}])
+    assert [r["taskgroup"] for r in skipped] == ["skipped"] and "no CUDA GPU" in skipped[0]["note"]
+    machine = {"gpu": "H", "cores": 16, "torch_threads": 1, "torch": "2.x"}
+    same = {"benchmark": "gpu", "check": "end_to_end", "steps": 20, "gpu_s": 5.0, "cpu_s": 10.0,
+            "same_final": True, "loads_without_gpu": True, **machine}
+    assert build([same])[0]["status"] == "pass" and build([same])[0]["ratio"] == "2x"
+    assert build([{**same, "same_final": False}])[0]["status"] == "**miss**"
+    probes = {"benchmark": "gpu", "check": "probes", "probes": 55, "steps": 300, "gpu_s": 2.0, "cpu_s": 8.0,
+              "max_abs_diff_val": 1e-6, **machine}
+    assert build([probes])[0]["ratio"] == "4x"
