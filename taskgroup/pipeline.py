@@ -110,8 +110,9 @@ def analyze(config: str | Path | Config | None, out: str | Path, *, measures: li
 
 def group(directory: str | Path, *, max_groups: int | None = None, budget: float | None = None,
           partition: bool | None = None, measure: str | None = None) -> GroupingsDoc:
-    """Propose groupings from ``DIR/affinity.json`` and write ``DIR/groupings.json``."""
-    from .grouping import group as _group
+    """Propose groupings from ``DIR/affinity.json`` and write ``DIR/groupings.json`` (the candidates
+    of every informative measure; :mod:`.grouping.proposals`)."""
+    from .grouping.proposals import group_all as _group
 
     with open_existing(directory) as (cfg, _store):
         affinity = read_document(directory, AffinityDoc, "group")
