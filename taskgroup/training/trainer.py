@@ -152,4 +152,5 @@ def train_network(taskset: TaskSet, names: list[str], train_cfg: TrainConfig, mo
                 for p, ev in parts.items() if p != "checkpoint"},
         parts_rmse={p: {n: ev[n]["rmse"] for n in names if "rmse" in ev[n]} for p, ev in parts.items()},
     )
-    return result, best_state
+    # on the CPU, as the stacked path returns them: stored blobs then load on any machine
+    return result, {k: v.detach().to("cpu", copy=True) for k, v in best_state.items()}
