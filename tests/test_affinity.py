@@ -175,10 +175,15 @@ def test_probes_with_own_heads_reproduce_the_all_heads_probes():
     records = train_probes(ts, specs, replace(QUICK, lr=3e-3), SMALL, batched=True, device="cpu")  # as saved
     assert len(records) == len(saved)
     for new, old in zip(records, saved):
-        assert (new["tasks"], new["seed"], new["best_step"]) == (old["tasks"], old["seed"], old["best_step"])
-        for t in old["val"]:
-            assert new["val"][t] == pytest.approx(old["val"][t], rel=1e-5, abs=1e-6)
-        assert np.allclose(new["cosine"], old["cosine"], atol=1e-5)
+        assert (new["tasks"], new["seed"]) == (old["tasks"], old["seed"])
+        assert np.allclose(new["cosine"], old["cosine"], atol=1e-5)  # the same training
+        if len(old["tasks"]) == 1:
+            assert new["best_step"] == old["best_step"]
+            for t in old["val"]:
+                assert new["val"][t] == pytest.approx(old["val"][t], rel=1e-5, abs=1e-6)
+        else:  # the saved pairs were read at one checkpoint; now each task at its own best
+            for t in old["val_loss"]:
+                assert new["val_loss"][t] <= old["val_loss"][t] + 1e-6
 
 
 def test_a_probe_carries_only_its_own_heads(monkeypatch):

@@ -94,7 +94,7 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
         settings = {k: a[k] for k in PROBE_SETTINGS}
         for s in range(0, len(specs), chunk):
             part = specs[s:s + chunk]
-            key = content_hash({"kind": "probes", "records": 2, "data": fp, "tasks": names, "settings": settings, "model": model,
+            key = content_hash({"kind": "probes", "records": 3, "data": fp, "tasks": names, "settings": settings, "model": model,
                                 "specs": [[list(t), seed] for t, seed in part]})
             units.append(Unit(key, "probes", PROBES,
                               {"taskset": taskset, "specs": [[list(t), seed] for t, seed in part], "analyze": a,

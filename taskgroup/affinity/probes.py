@@ -8,8 +8,12 @@ all (:mod:`taskgroup.training.stack`). The one-at-a-time path runs the same code
 stack, which is also the fallback for user encoders that cannot be vmapped. Both give the same
 numbers.
 
-Each probe reports, at its best validation checkpoint, every task's validation metric, and (for two
-or more tasks) the gradient cosine between its tasks measured during its own training.
+Each probe reports every task's validation metric at that task's own best validation checkpoint,
+and (for two or more tasks) the gradient cosine between its tasks measured during its own training.
+A probe stops when each of its tasks has gone ``probe_patience`` evaluations without improving (or
+at ``probe_steps``). Reading a pair at one checkpoint chosen on its summed loss, as a single probe
+is read at its own best, would bias pairwise transfer gains against sharing: the single task gets
+the best of all its checkpoints, each task of the pair only a compromise between the two.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any, Callable
 import torch
 
 from ..training.batching import Batcher, TaskData, stack_batches
+from ..training.early_stopping import EarlyStopping
 from ..config import AnalyzeConfig, ModelConfig
 from ..training.stack import SlotData, Stack, head_signature, vmap_works
 from ..tasks import VAL, TaskSet
@@ -83,12 +88,10 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     slots = SlotData(data, active)
     batchers = [Batcher(data, cfg.batch_size, seed=sp.seed * 7919 + 17, active=a) for sp, a in zip(specs, active)]
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
-    base = slots.split_losses(stack, VAL)[0].clamp_min(1e-8)
-    best = torch.full((M,), float("inf"), device=dev)
-    best_step = torch.zeros(M, dtype=torch.long, device=dev)
-    bad = torch.zeros(M, dtype=torch.long, device=dev)
-    frozen = torch.zeros(M, dtype=torch.bool, device=dev)
-    best_params = stack.snapshot()
+    base, best_outs = slots.split_losses(stack, VAL)
+    base = base.clamp_min(1e-8)
+    # each task of each probe (M x K runs) keeps its own best checkpoint and stops on its own
+    stopping = EarlyStopping(cfg.probe_patience, runs=M * K)
     cos_sum = torch.zeros(M, K, K, device=dev)
     cos_n = 0
     eye = torch.eye(K, device=dev)
@@ -116,21 +119,17 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         losses.sum().backward()
         opt.step()
         if step % cfg.probe_eval_every == 0 or step == cfg.probe_steps:
-            rel = (slots.split_losses(stack, VAL)[0] / base).mean(1)
-            improved = (rel < best - 1e-6) & ~frozen
-            bad = torch.where(improved, torch.zeros_like(bad), bad + (~frozen).long())
-            best = torch.where(improved, rel, best)
-            best_step = torch.where(improved, torch.full_like(best_step, step), best_step)
-            stack.keep_improved(best_params, improved)
-            frozen |= bad >= cfg.probe_patience
-            if bool(frozen.all()):
+            losses_now, outs = slots.split_losses(stack, VAL)
+            improved = stopping.update((losses_now / base).reshape(-1).cpu(), step).view(M, K).to(dev)
+            best_outs = [torch.where(improved[:, k].view(M, *([1] * (o.dim() - 1))), o, b)
+                         for k, (o, b) in enumerate(zip(outs, best_outs))]
+            if stopping.done:
                 break
-    stack.load(best_params)
-    outs = slots.split_losses(stack, VAL)[1]
+    best_step = stopping.best_step.view(M, K).max(1).values
     seconds = time.perf_counter() - start
     records = []
     for m, sp in enumerate(specs):
-        val, vloss, vrmse = slots.metrics(outs, VAL, m)
+        val, vloss, vrmse = slots.metrics(best_outs, VAL, m)
         cos = (cos_sum[m] / max(cos_n, 1)) if K > 1 else torch.ones(1, 1)
         records.append({"tasks": list(sp.tasks), "seed": sp.seed, "val": val, "val_rmse": vrmse, "val_loss": vloss,
                         "best_step": int(best_step[m]), "cosine": cos.cpu().tolist(), "seconds": seconds / M})
