@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ._common import ROOT, emit, machine, run_module, set_threads
+from ._recommend_rows import recommend_row_builders
 from ._scale_rows import scale_row_builders
 
 # (name, module, full-run timeout in seconds, extra arguments); the issue-3 benchmarks first
@@ -41,6 +42,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("flop_rate", "benchmarks.flop_rate", 900, ()),
     ("end_to_end", "benchmarks.end_to_end", 3600, ()),
     ("gpu", "benchmarks.gpu", 1200, ()),
+    ("large_sets", "benchmarks.large_sets", 7200, ()),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300
@@ -324,6 +326,7 @@ ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     "grouping_quality": rows_quality, "regret": rows_regret, "leak_check": rows_leak_check,
     "verdict_calibration": rows_verdict,
     **scale_row_builders(_row, _f, _one),
+    **recommend_row_builders(_row, _f, _one),
 }
 
 

@@ -71,3 +71,15 @@ def test_gpu_rows_say_why_they_were_skipped_and_judge_the_end_to_end_check() -> 
     probes = {"benchmark": "gpu", "check": "probes", "probes": 55, "steps": 300, "gpu_s": 2.0, "cpu_s": 8.0,
               "max_abs_diff_val": 1e-6, **machine}
     assert build([probes])[0]["ratio"] == "4x"
+
+
+def test_large_set_rows_name_the_final_and_every_alternative() -> None:
+    alt = {"delta_m_test": 1.0, "k": 2, "ari": 0.5}
+    line = {"benchmark": "large_set", "set": "s", "tasks": 30, "clusters": 6, "seeds": [0, 1, 2], "seconds": 9.0,
+            "final": {**alt, "delta_m_test": 4.0, "name": "candidate-2", "decision": "share_for_accuracy"},
+            "all_in_one": alt, "tag_lookahead": alt, "cs_gradient_cosine": alt,
+            "random": {"k": 2, "draws": 3, "delta_m_test_mean": -1.0, "delta_m_test_min": -2.0,
+                       "delta_m_test_max": 0.0, "ari_mean": 0.0}}
+    rows = suite.ROW_BUILDERS["large_sets"]([line, {"benchmark": "large_set", "set": "x", "skipped": "absent"}])
+    assert rows[0]["taskgroup"] == "4 %" and "tag_lookahead 1 %" in rows[0]["note"]
+    assert "standley_hoa" not in rows[0]["note"] and rows[1]["taskgroup"] == "skipped"
