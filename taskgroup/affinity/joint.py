@@ -11,7 +11,10 @@ Z[i][j] = 1 - L_j(after) / L_j(before). Measurements are kept in the first ``pha
 training, where the relationships between tasks show most clearly.
 
 The shared gradient the optimizer uses on a measured step is the sum of the per-task gradients
-already computed, so a measurement costs one batched pass, not an extra backward.
+already computed, so a measurement costs one batched pass, not an extra backward. With per-task
+rows, each head is evaluated and each task's gradient taken on that task's own rows only
+(:mod:`.ownrows`), so a measured step grows as T^2 rather than T^3; other batches (rows shared by
+all tasks, unequal rows per task, dropout, heads that are not linear) keep the dense computation.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from ..training.batching import Batcher, TaskData
 from ..config import AnalyzeConfig, ModelConfig
 from ..tasks import TaskSet
 from ..training.trainer import build_model, check_finite
-from .lookahead import _unflatten, lookahead
+from .lookahead import _unflatten, lookahead_from_features
+from .ownrows import own_feature_gradients, own_gradients, own_losses, own_rows
 from ..runtime.progress import ProgressFn
 from .pergrad import cosine_matrix, linear_feature_gradients, per_task_gradients
 
@@ -71,7 +75,8 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
     steps_measured: list[int] = []
     model.train()
     for step in range(cfg.steps):
-        batch = batcher.next(step).to(device)
+        drawn = batcher.next(step)
+        batch = drawn.to(device)
         x = data.X[batch.rows]
         targets = data.target_batch(batch.rows)
         z = model.encode(x)
@@ -81,13 +86,21 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         phase_pos = step % cfg.every
         measuring = (want_cos or want_look) and step < last_measured and phase_pos < window
         if measuring:
-            dz = linear_feature_gradients(losses, out, list(model.heads)) if method == "batched" else None
-            g = per_task_gradients(losses, z, shared, cfg.chunk_size, method, feature_grads=dz)
+            own = own_rows(drawn.weights, targets, data.tasks, model.heads, model.encoder) \
+                if method == "batched" else None
+            if own is not None:  # each head on its own task's rows only (:mod:`.ownrows`)
+                grads = torch.autograd.grad(losses.sum(), [*out, *heads], retain_graph=True, allow_unused=True)
+                g = own_gradients(own, model.encoder, x, own_feature_gradients(own, grads[:len(out)], model.heads))
+                head_grads = grads[len(out):]
+                feature_losses = own_losses(own, model.heads)
+            else:
+                dz = linear_feature_gradients(losses, out, list(model.heads)) if method == "batched" else None
+                g = per_task_gradients(losses, z, shared, cfg.chunk_size, method, feature_grads=dz)
+                head_grads = None
+                feature_losses = lambda f: (data.row_losses(model.decode(f), targets) * batch.weights).sum(0)  # noqa: E731
             acc = g if acc is None or phase_pos == 0 else acc + g
             if want_look:
-                look_samples.append(lookahead(
-                    model.encoder, model.decode, lambda o: (data.row_losses(o, targets) * batch.weights).sum(0),
-                    x, opt, g).cpu().numpy())
+                look_samples.append(lookahead_from_features(model.encoder, feature_losses, x, opt, g).cpu().numpy())
             if phase_pos == window - 1:
                 if want_cos:
                     cos_samples.append(cosine_matrix(acc).cpu().numpy())
@@ -95,7 +108,8 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
                     norm_samples.append(n[:, None] / np.maximum(n[None, :], 1e-12))
                     steps_measured.append(step)
             opt.zero_grad(set_to_none=True)
-            head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
+            if head_grads is None:
+                head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
             for p, gp in zip(heads, head_grads):
                 p.grad = gp
             for p, gp in zip(shared, _unflatten(g.sum(0), shared)):

@@ -93,6 +93,13 @@ def lookahead(encoder: torch.nn.Module, decode: Callable[[torch.Tensor], list[to
     outputs with the heads as they are; ``task_losses`` maps outputs to the ``(T,)`` losses on the
     step's batch ``x``; ``grads`` are the ``(T, P)`` per-task gradients of the shared parameters.
     """
+    return lookahead_from_features(encoder, lambda z: task_losses(decode(z)), x, opt, grads)
+
+
+def lookahead_from_features(encoder: torch.nn.Module, feature_losses: Callable[[torch.Tensor], torch.Tensor],
+                            x: torch.Tensor, opt: torch.optim.Optimizer, grads: torch.Tensor) -> torch.Tensor:
+    """:func:`lookahead` with ``feature_losses`` mapping the shared features of ``x`` to the ``(T,)`` losses
+    (heads and losses in one function, so that each head can be evaluated on its own rows only)."""
     names = [n for n, _ in encoder.named_parameters()]
     params = [p for _, p in encoder.named_parameters()]
     updated = optimizer_updates(opt, params, grads)
@@ -100,7 +107,7 @@ def lookahead(encoder: torch.nn.Module, decode: Callable[[torch.Tensor], list[to
     buffers = dict(encoder.named_buffers())
 
     def losses(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        return task_losses(decode(functional_call(encoder, (p, buffers), (x,))))
+        return feature_losses(functional_call(encoder, (p, buffers), (x,)))
 
     with torch.no_grad():
         all_losses = vmap(losses, randomness="same")(stacked)     # (T + 1, T); the last row: no step
