@@ -192,7 +192,7 @@ def run(sets: Sequence[str], seeds: Sequence[int], train: dict[str, Any], analyz
         specs: dict[str, dict[str, Any]] | None = None, jobs: int = 1, threads: int | None = None) -> dict[str, Any]:
     """Every (set, seed) run, ``jobs`` of them at a time in separate processes; the summary over all."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     specs = specs or SETS
     skipped = {}
@@ -205,13 +205,16 @@ def run(sets: Sequence[str], seeds: Sequence[int], train: dict[str, Any], analyz
                 skipped[name] = why
                 continue
             todo += [(name, spec, seed, base, train, analyze_cfg, compare_cfg, threads) for seed in seeds]
-        if jobs > 1:
+        results = []
+        if jobs > 1:  # each run's line is written as it finishes, so a run cut short keeps what it did
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                results = list(pool.map(_one_job, todo))
+                for future in as_completed([pool.submit(_one_job, job) for job in todo]):
+                    results.append(future.result())
+                    emit(results[-1])
         else:
-            results = [_one_job(job) for job in todo]
-    for rec in results:
-        emit(rec)
+            for job in todo:
+                results.append(_one_job(job))
+                emit(results[-1])
     return {"benchmark": "regret", "target_worst_pct": TARGET_WORST_PCT, "target_mean_pct": TARGET_MEAN_PCT,
             "train": train, "analyze": analyze_cfg, "compare": compare_cfg, "seeds": list(seeds),
             "sets": [s for s in sets if s not in skipped], "skipped": skipped, "methods": list(METHODS),
