@@ -297,9 +297,11 @@ class CompareConfig(_Section):
     equivalence_margin: float = 1.0
     """Delta_m points within which sharing counts as equal accuracy (two one-sided tests)."""
     scope: str = "auto"                # auto | full | bounded (auto: bounded above 30 tasks; taskgroup.scaling)
+    halving: bool = True               # successive halving over the candidate groupings (comparison/halving.py)
+    min_steps: int = 250               # the shortest step budget of a halving round
 
     def check(self) -> None:
-        self._positive("seeds")
+        self._positive("seeds", "min_steps")
         self._positive("equivalence_margin")
         for name in self.alternatives:
             if name not in ALTERNATIVES:

@@ -25,7 +25,7 @@ from ..affinity.analyze import data_record
 from ..config import Config, ModelConfig, TrainConfig
 from ..grouping.graph import canonical
 from ..runtime.documents import (AffinityDoc, AlternativeResult, BudgetPoint, ComparisonDoc, DataInfo, GroupingsDoc,
-                                  ModelsRef, SavedNetworkRef, TaskResult)
+                                  HalvingRecord, ModelsRef, SavedNetworkRef, TaskResult)
 from ..delta import Reference, compared_value, delta_m, references, relative_change
 from ..runtime.execution import INLINE, Execution
 from ..runtime.hashing import content_hash
@@ -113,6 +113,7 @@ class Alternative:
     weighting: str = "equal"
     width: float = 1.0
     oracle: bool = False
+    candidate: bool = False        # a candidate from groupings.json: successive halving may drop it
 
     @property
     def plain(self) -> bool:
@@ -184,7 +185,7 @@ def alternatives_for(groupings: GroupingsDoc, names: list[str], cfg: Config) -> 
             while label in taken:
                 label += "'"
             taken.add(label)
-            alts.append(Alternative(label, g.groups, method=c.method))
+            alts.append(Alternative(label, g.groups, method=c.method, candidate=True))
     draws = min(cfg.compare.random_groupings, MAX_RANDOM) if bounded else cfg.compare.random_groupings
     if "random" in wanted and draws > 0:
         for i, g in enumerate(random_groupings(names, len(rec), draws, cfg.seed + 101)):
@@ -223,6 +224,11 @@ def plan(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, affinity: Affin
     alts = alternatives_for(groupings, names, cfg)
     if affinity is not None and affinity.subsets and len(names) <= 6:
         alts.append(Alternative("oracle", (), oracle=True))
+    return alts, networks_of(alts, names, seed_list), seed_list
+
+
+def networks_of(alts: list[Alternative], names: list[str], seed_list: list[int]) -> list[NetworkSpec]:
+    """Every network ``alts`` train over ``seed_list`` (the oracle: every subset), each once."""
     specs: list[NetworkSpec] = []
     for alt in alts:
         if alt.oracle:
@@ -230,8 +236,7 @@ def plan(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, affinity: Affin
             specs += [NetworkSpec(tuple(c), s) for s in seed_list for c in subsets]
         else:
             specs += alt.specs(seed_list)
-    unique = list(dict.fromkeys(specs))
-    return alts, unique, seed_list
+    return list(dict.fromkeys(specs))
 
 
 def _oracle_groups(results: dict[NetworkSpec, Trained], names: list[str], seeds: list[int],
@@ -262,18 +267,32 @@ def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunSt
 
     ``progress`` defaults to ``execution``'s callback for the step ``"compare"``. Networks that
     share an architecture and a budget train stacked (:mod:`.stacked`); ``stacked=False`` trains
-    each alone (the same results up to floating-point rounding).
+    each alone (the same results up to floating-point rounding). With ``compare.halving``, the
+    candidates go through successive halving first (:mod:`.halving`).
     """
+    if store is None and cfg.compare.halving:  # halving keeps checkpoints in a store: a scratch one
+        import tempfile
+        from pathlib import Path
+
+        with tempfile.TemporaryDirectory(prefix="taskgroup-compare-") as tmp, \
+                RunStore(Path(tmp) / "store.sqlite") as scratch:
+            return compare(cfg, taskset, groupings, scratch, affinity=affinity, seeds=seeds, execution=execution,
+                           progress=progress, stacked=stacked)
     names = taskset.task_names
     lower = {t.name: bool(t.lower_is_better) for t in taskset.tasks}
     metric = {t.name: t.metric for t in taskset.tasks}
     alts, specs, seed_list = plan(cfg, taskset, groupings, affinity, seeds)
     fp = taskset.fingerprint()
-    keys = [network_key(fp, sp, cfg) for sp in specs]
-    payloads = train_networks(specs, keys, cfg, taskset, store, execution,
-                              progress or execution.progress_for("compare"), stacked)
-    results = {sp: Trained.of(key, p) for sp, key, p in zip(specs, keys, payloads)}
+    progress = progress or execution.progress_for("compare")
     refs = references(taskset)
+    halving = None
+    if store is not None:
+        alts, halving = successive_halving(cfg, taskset, alts, seed_list, store, execution, progress, stacked, refs,
+                                           lower)
+        specs = networks_of(alts, names, seed_list)
+    keys = [network_key(fp, sp, cfg) for sp in specs]
+    payloads = train_networks(specs, keys, cfg, taskset, store, execution, progress, stacked)
+    results = {sp: Trained.of(key, p) for sp, key, p in zip(specs, keys, payloads)}
     single = {s: {t: _value(results[NetworkSpec((t,), s)], "test", t, refs) for t in names} for s in seed_list}
     single_val = {s: {t: _value(results[NetworkSpec((t,), s)], "val", t, refs) for t in names} for s in seed_list}
     single_parts = {p: {s: {t: _value(results[NetworkSpec((t,), s)], p, t, refs) for t in names}
@@ -288,7 +307,7 @@ def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunSt
     curve = [BudgetPoint(a.name, a.inference_cost, a.delta_m, a.delta_m_std, len(a.groups)) for a in out_alts]
     doc = ComparisonDoc(tasks=list(names), seeds=seed_list, data=DataInfo(**data_record(taskset)),
                         alternatives=out_alts, budget_curve=curve,
-                        delta_m_basis=_basis(refs, single, single_val))
+                        delta_m_basis=_basis(refs, single, single_val), halving=halving)
     final = doc.final = choose_final(out_alts, proposers(groupings, out_alts))
     v = doc.verdict = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
                               chosen_on_validation=_chosen_on_validation(groupings))
@@ -301,6 +320,49 @@ def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunSt
                            [SavedNetworkRef(list(g), network_key(fp, NetworkSpec(tuple(g), seed_list[0]), cfg))
                             for g in v.train], decision=v.decision)
     return doc
+
+
+def successive_halving(cfg: Config, taskset: TaskSet, alts: list[Alternative], seed_list: list[int],
+                       store: RunStore, execution: Execution, progress: ProgressFn | None, stacked: bool,
+                       refs: dict[str, Reference], lower: dict[str, bool]) -> tuple[list[Alternative], HalvingRecord | None]:
+    """The alternatives left after successive halving over the candidates (:mod:`.halving`), and its
+    record; the alternatives unchanged (and None) when halving is off or has nothing to do."""
+    from .halving import BudgetedTraining, budgets, halve, record_of
+
+    contestants = {a.name: a for a in alts if a.candidate}
+    steps = budgets(cfg.train.steps, cfg.compare.min_steps, cfg.train.eval_every)
+    if not cfg.compare.halving or len(contestants) < 2 or len(steps) < 2 or cfg.model.dropout > 0:
+        return alts, None  # (dropout: networks train alone, without checkpoints to continue from)
+    names, fp = taskset.task_names, taskset.fingerprint()
+    fixed = networks_of([a for a in alts if not a.candidate], names, seed_list)
+    train_networks(fixed, [network_key(fp, sp, cfg) for sp in fixed], cfg, taskset, store, execution, progress,
+                   stacked)
+    single = {s: {t: _value(Trained.of("", store.get(network_key(fp, NetworkSpec((t,), s), cfg)) or {}), "select", t,
+                            refs) for t in names} for s in seed_list}
+    trainer = BudgetedTraining(cfg, taskset, store, lambda sp, c: network_key(fp, sp, c), execution, progress, stacked)
+
+    def networks(chosen: list[str]) -> list[NetworkSpec]:
+        return list(dict.fromkeys(sp for n in chosen for sp in contestants[n].specs(seed_list)))
+
+    def score_at(alive: list[str], budget: int) -> dict[str, float]:
+        specs = networks(alive)
+        results = {sp: Trained.of("", p) for sp, p in zip(specs, trainer.train(specs, budget))}
+        return {n: select_score(contestants[n], results, seed_list, single, refs, lower) for n in alive}
+
+    survivors, rounds = halve(list(contestants), steps, score_at)
+    trainer.train(networks(survivors), steps[-1])
+    kept = set(survivors)
+    return ([a for a in alts if not a.candidate or a.name in kept],
+            record_of(steps, cfg.compare.min_steps, list(contestants), survivors, rounds, trainer.trained))
+
+
+def select_score(alt: Alternative, results: dict[NetworkSpec, Trained], seeds: list[int],
+                 single: dict[int, dict[str, float]], refs: dict[str, Reference], lower: dict[str, bool]) -> float:
+    """Mean over ``seeds`` of ``alt``'s Delta_m on the select part of the validation rows against
+    ``single`` (per seed, each task's single-task value on that part): a halving round's score."""
+    return float(np.mean([delta_m({t: _value(rec, "select", t, refs) for t, rec in
+                                   _network_lookup(results, alt, s, lower).items()}, single[s], refs).value
+                          for s in seeds]))
 
 
 def _chosen_on_validation(groupings: GroupingsDoc) -> bool:

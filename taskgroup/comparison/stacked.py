@@ -47,15 +47,21 @@ def stack_unit(args: dict[str, Any]) -> dict[str, Any]:
     from ..runtime.device import resolve_device
     from ..training.stacked import StackMember, train_stacked
 
+    from ..training.resume import Checkpoint
+
     specs = args["specs"]
     members = [StackMember(tuple(s["tasks"]), s["seed"], s["width"]) for s in specs]
+    resume = [Checkpoint(**c) for c in args["resume"]] if args.get("resume") else None
+    checkpoints: list | None = [] if args.get("checkpoints") else None
     trained = train_stacked(args["taskset"], members, TrainConfig(**args["train"]), ModelConfig(**args["model"]),
-                            device=resolve_device(args["train"].get("device", "cpu")))
+                            device=resolve_device(args["train"].get("device", "cpu")), resume=resume,
+                            checkpoints=checkpoints)
     records, states = [], []
-    for (result, state), spec in zip(trained, specs):
+    for m, ((result, state), spec) in enumerate(zip(trained, specs)):
         payload, _ = network_payload(result, state, spec)
         records.append(payload)
-        states.append(state)
+        states.append(state if checkpoints is None else
+                      {"state": state, "checkpoint": None if checkpoints[m] is None else asdict(checkpoints[m])})
     buf = io.BytesIO()
     torch.save(states, buf)
     return {"networks": records, "blob": buf.getvalue()}
@@ -79,10 +85,16 @@ def plan_stacks(specs: Sequence[Any], taskset: TaskSet, cfg: Config, stacked: bo
 
 def train_networks(specs: Sequence[Any], keys: Sequence[str], cfg: Config, taskset: TaskSet,
                    store: RunStore | None, execution: Execution = INLINE, progress: ProgressFn | None = None,
-                   stacked: bool = True) -> list[dict[str, Any]]:
+                   stacked: bool = True, resume: Sequence[dict[str, Any] | None] | None = None,
+                   checkpoints: bool = False) -> list[dict[str, Any]]:
     """Train (or reuse from ``store``) every network in ``specs``, stored under ``keys``; return
     their records in order, on the device ``execution`` asks for (else ``train.device``).
-    ``stacked=False`` trains every network alone (the reference path)."""
+    ``stacked=False`` trains every network alone (the reference path).
+
+    For successive halving (:mod:`.halving`): ``resume`` gives, per network, the checkpoint of a
+    shorter budget to continue from (None: from the start); with ``checkpoints`` each network's
+    blob is ``{"state", "checkpoint"}`` so that a longer budget can continue from it. Both train
+    through stacks (of one where needed) and keep continued and fresh networks in separate stacks."""
     from .compare import train_identity
 
     train, model = train_identity(cfg.train), asdict(cfg.model)
@@ -92,17 +104,18 @@ def train_networks(specs: Sequence[Any], keys: Sequence[str], cfg: Config, tasks
     members: list[list[int]] = []
     # stacks are planned over all networks, so that a stack's key does not depend on how much of a
     # previous run was stored; a stack whose networks are all stored is not run again
-    for idx in plan_stacks(specs, taskset, cfg, stacked):
+    for idx in _plan(specs, taskset, cfg, stacked, resume):
         if store is not None and all(store.has(keys[i]) for i in idx):
             continue
-        if len(idx) == 1:
+        if len(idx) == 1 and resume is None and not checkpoints:
             units.append(Unit(keys[idx[0]], "network", "taskgroup.comparison.compare:network_unit",
                               {"taskset": taskset, "spec": asdict(specs[idx[0]]), "train": train, "model": model}))
         else:
             units.append(Unit(content_hash({"kind": "stack", "networks": [keys[i] for i in idx]}), "stack",
                               "taskgroup.comparison.stacked:stack_unit",
                               {"taskset": taskset, "specs": [asdict(specs[i]) for i in idx], "train": train,
-                               "model": model}))
+                               "model": model, "checkpoints": checkpoints,
+                               "resume": [resume[i] for i in idx] if resume and resume[idx[0]] else None}))
         members.append(idx)
     payloads = run_units(units, store, execution, progress)
     found: dict[int, dict[str, Any]] = {}
@@ -114,6 +127,17 @@ def train_networks(specs: Sequence[Any], keys: Sequence[str], cfg: Config, tasks
     if store is None:
         return [found[i] for i in range(len(specs))]
     return [found[i] if i in found else store.get(k) for i, k in enumerate(keys)]  # type: ignore[misc]
+
+
+def _plan(specs: Sequence[Any], taskset: TaskSet, cfg: Config, stacked: bool,
+          resume: Sequence[dict[str, Any] | None] | None) -> list[list[int]]:
+    """:func:`plan_stacks`, with networks that continue from a checkpoint stacked only with each other."""
+    if resume is None:
+        return plan_stacks(specs, taskset, cfg, stacked)
+    out = []
+    for part in ([i for i, r in enumerate(resume) if r is not None], [i for i, r in enumerate(resume) if r is None]):
+        out += [[part[j] for j in idx] for idx in plan_stacks([specs[i] for i in part], taskset, cfg, stacked)]
+    return out
 
 
 def _split_stack(key: str, idx: list[int], keys: Sequence[str], payload: dict[str, Any], store: RunStore | None,

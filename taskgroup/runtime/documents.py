@@ -483,6 +483,30 @@ class FinalChoice:
 
 
 @dataclass
+class HalvingRound:
+    """One round of successive halving: its step budget, every contestant's score on the select
+    part of validation, the contestants kept, and how many networks it trained (not reused)."""
+
+    steps: int
+    scores: dict[str, float]
+    kept: list[str]
+    networks_trained: int = 0
+
+
+@dataclass
+class HalvingRecord:
+    """What successive halving did in compare (``comparison/halving.py``)."""
+
+    budgets: list[int]
+    min_steps: int
+    candidates: list[str]
+    full_budget: list[str]
+    rounds: list[HalvingRound] = field(default_factory=list)
+    full_budget_networks_trained: int = 0
+    longer_budget: str = "continue"
+
+
+@dataclass
 class ComparisonDoc(Document):
     """``comparison.json``: every alternative measured over the seeds, and the verdict."""
 
@@ -498,6 +522,7 @@ class ComparisonDoc(Document):
     models: ModelsRef | None = None
     delta_m_basis: dict[str, Any] = field(default_factory=dict)
     final: FinalChoice | None = None   # absent in documents written before the final recommendation
+    halving: HalvingRecord | None = None   # absent without successive halving
 
     def alternative(self, name: str) -> AlternativeResult | None:
         """The alternative called ``name``, or None."""

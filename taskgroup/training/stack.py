@@ -88,6 +88,10 @@ class Stack:
                                   self.head[f"heads.{k}.weight"].transpose(1, 2)) for k in range(len(self.heads.heads))]
         return vmap(lambda p, zz: functional_call(self.heads, p, (zz,)), randomness="different")(self.head, z)
 
+    def named(self) -> dict[str, torch.Tensor]:
+        """The stacked parameter tensors by name (the keys of :meth:`snapshot`)."""
+        return {**self.enc, **self.head}
+
     def snapshot(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().clone() for k, v in {**self.enc, **self.head}.items()}
 

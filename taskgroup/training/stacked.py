@@ -21,6 +21,7 @@ from ..tasks import TEST, VAL, TaskSet
 from .batching import Batcher, TaskData, stack_batches
 from .models import count_parameters, multiply_adds
 from .stack import SlotData, Stack, head_signature, vmap_works
+from .resume import Checkpoint, capture, restore
 from .trainer import TrainResult, build_model, check_finite
 from .valparts import CHECKPOINT, PARTS
 
@@ -46,9 +47,13 @@ def stackable(model_cfg: ModelConfig, sharing: str, weighting: str) -> bool:
 
 def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: TrainConfig,
                   model_cfg: ModelConfig, device: torch.device | str = "cpu",
-                  use_vmap: bool = True) -> list[tuple[TrainResult, dict[str, torch.Tensor]]]:
+                  use_vmap: bool = True, resume: Sequence[Checkpoint] | None = None,
+                  checkpoints: list[Checkpoint | None] | None = None) -> list[tuple[TrainResult, dict[str, torch.Tensor]]]:
     """Train ``members`` (equal :func:`stack_signature`) together; per member, its record and best
-    state dict (on the CPU), as :func:`~.trainer.train_network` would return them."""
+    state dict (on the CPU), as :func:`~.trainer.train_network` would return them.
+
+    ``resume`` (one per member) continues from the checkpoints of a shorter budget; ``checkpoints``,
+    when given, receives one per member (None for a network early stopping ended; :mod:`.resume`)."""
     start = time.perf_counter()
     device = torch.device(device)
     names = list(dict.fromkeys(t for mb in members for t in mb.tasks))
@@ -58,7 +63,9 @@ def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: T
     models = [build_model(taskset, list(mb.tasks), model_cfg, mb.width, seed=mb.seed).to(device) for mb in members]
     stack = Stack(models, use_vmap=use_vmap)
     if stack.use_vmap and not vmap_works(stack, data.X[: len(members)].unsqueeze(1)):
-        return [r for mb in members for r in train_stacked(taskset, [mb], train_cfg, model_cfg, device, False)]
+        return [r for i, mb in enumerate(members)
+                for r in train_stacked(taskset, [mb], train_cfg, model_cfg, device, False,
+                                       [resume[i]] if resume else None, checkpoints)]
     M = len(members)
     slots = SlotData(data, active)
     batchers = [Batcher(data, train_cfg.batch_size, train_cfg.sampling, train_cfg.temperature, train_cfg.schedule,
@@ -71,8 +78,14 @@ def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: T
     bad = [0] * M
     best_params = stack.snapshot()
     histories: list[list[dict]] = [[] for _ in members]
-    step = 0
-    for step in range(1, train_cfg.steps + 1):
+    first = 0
+    if resume:
+        first = restore(resume, stack.named(), opt, best_params, base, batchers)
+        best = torch.tensor([c.best for c in resume], device=device)
+        best_step, bad = [c.best_step for c in resume], [c.bad for c in resume]
+        histories = [list(c.history) for c in resume]
+    step = first
+    for step in range(first + 1, train_cfg.steps + 1):
         batch = stack_batches([b.next(step - 1) for b in batchers]).to(device)
         rows, w = batch.rows, slots.slot_weights(batch.weights)
         losses = slots.losses(stack.decode(stack.encode(data.X[rows])), rows, w)  # (M, K)
@@ -103,11 +116,16 @@ def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: T
             stack.keep_improved(best_params, improved)
             if all(stopped):
                 break
+    seconds = (time.perf_counter() - start) / M
+    if checkpoints is not None:
+        checkpoints += [None if stopped[m] else capture(m, step, stack.named(), opt, best_params, base, float(best[m]),
+                                                        best_step[m], bad[m], histories[m], batchers[m],
+                                                        seconds + (resume[m].seconds if resume else 0.0))
+                        for m in range(M)]
     stack.load(best_params)
     val_outs = slots.split_losses(stack, VAL)[1]
     test_outs = slots.split_losses(stack, TEST)[1]
     part_outs = {name: slots.split_losses(stack, part)[1] for name, part in PARTS.items()}
-    seconds = (time.perf_counter() - start) / M
     params = count_parameters(models[0])
     macs = multiply_adds(models[0], taskset.input_shape)
     out = []
@@ -120,7 +138,8 @@ def train_stacked(taskset: TaskSet, members: Sequence[StackMember], train_cfg: T
             parts[name], _, parts_rmse[name] = slots.metrics(part_outs[name], part, m, kept)
         result = TrainResult(tasks=list(mb.tasks), val=val, test=test, val_loss=val_loss, val_rmse=val_rmse,
                              test_rmse=test_rmse, parts=parts, scores=scores, parts_rmse=parts_rmse,
-                             steps=stopped[m] or step, best_step=best_step[m], seconds=seconds, params=params,
+                             steps=stopped[m] or step, best_step=best_step[m], params=params,
+                             seconds=seconds + (resume[m].seconds if resume else 0.0),
                              macs=macs, history=histories[m], weights=[1.0] * len(mb.tasks))
         out.append((result, stack.state_dict(m, best_params)))
     return out
