@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from ._common import ROOT, emit, machine, run_module, set_threads
 from ._recommend_rows import recommend_row_builders
 from ._scale_rows import scale_row_builders
+from .halving import rows as halving_rows
 
 # (name, module, full-run timeout in seconds, extra arguments); the issue-3 benchmarks first
 SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
@@ -43,6 +44,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("end_to_end", "benchmarks.end_to_end", 3600, ()),
     ("gpu", "benchmarks.gpu", 1200, ()),
     ("large_sets", "benchmarks.large_sets", 7200, ()),
+    ("halving", "benchmarks.halving", 5400, ()),
 )
 FOREIGN = ("selection_parity", "selection_scale")  #: written with the grouping step; called, not duplicated
 SMOKE_TIMEOUT = 300
@@ -327,6 +329,7 @@ ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     "verdict_calibration": rows_verdict,
     **scale_row_builders(_row, _f, _one),
     **recommend_row_builders(_row, _f, _one),
+    "halving": lambda lines: halving_rows(lines, _row, _f),
 }
 
 

@@ -83,3 +83,18 @@ def test_large_set_rows_name_the_final_and_every_alternative() -> None:
     rows = suite.ROW_BUILDERS["large_sets"]([line, {"benchmark": "large_set", "set": "x", "skipped": "absent"}])
     assert rows[0]["taskgroup"] == "4 %" and "tag_lookahead 1 %" in rows[0]["note"]
     assert "standley_hoa" not in rows[0]["note"] and rows[1]["taskgroup"] == "skipped"
+
+
+def test_halving_rows_judge_the_29_task_set_on_time_and_the_final_grouping() -> None:
+    build = suite.ROW_BUILDERS["halving"]
+    arm = {"seconds": 10.0, "final": "x", "final_groups": [["a", "b"]], "loadavg_before": 2.0,
+           "loadavg_after": 3.0, "halving": None}
+    halved = {**arm, "seconds": 4.0, "halving": {"budgets": [350, 750, 1500], "rounds": [
+        {"steps": 350, "kept": 5, "networks_trained": 20, "seconds": 1.0}], "full_budget_networks_trained": 3,
+                                    "controls_seconds": 2.0, "full_budget_seconds": 0.5}}
+    line = {"benchmark": "halving", "dataset": "landmine", "tasks": 29, "candidates": 10, "seeds": 1, "steps": 1500,
+            "proposal_measures": ["gradient_cosine"], "halving_on": halved, "halving_off": arm, "ratio": 2.5,
+            "candidates_s": {"halving_on": 1.0, "halving_off_estimate": 3.0, "ratio": 3.0}, "same_final": True, "halving_first": False, "target": ">= 2x", "pass": True}
+    rows = build([line, {"benchmark": "halving", "dataset": "landmine", "skipped": "no data"}])
+    assert rows[0]["status"] == "pass" and rows[0]["ratio"] == "2.5x" and "same final grouping: yes" in rows[0]["note"]
+    assert rows[1]["taskgroup"] == "skipped"

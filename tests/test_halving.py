@@ -97,6 +97,11 @@ def test_a_survivor_at_the_full_budget_equals_its_networks_trained_in_one_go(tmp
             assert a.per_task[t].mean == pytest.approx(b.per_task[t].mean, rel=1e-5, abs=1e-6), (a.name, t)
     assert full.halving is None
     assert halved.final is not None and halved.final.name in names
+    from taskgroup.reporting.comparison import _halving_blocks
+
+    text = str(_halving_blocks(halved.to_json()["halving"])[0])
+    assert "4 candidate groupings" in text and "40, 80, 160" in text
+    assert _halving_blocks(full.to_json().get("halving") or {}) == []
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -335,8 +336,10 @@ def successive_halving(cfg: Config, taskset: TaskSet, alts: list[Alternative], s
         return alts, None  # (dropout: networks train alone, without checkpoints to continue from)
     names, fp = taskset.task_names, taskset.fingerprint()
     fixed = networks_of([a for a in alts if not a.candidate], names, seed_list)
+    start = time.perf_counter()
     train_networks(fixed, [network_key(fp, sp, cfg) for sp in fixed], cfg, taskset, store, execution, progress,
                    stacked)
+    controls_seconds = time.perf_counter() - start
     single = {s: {t: _value(Trained.of("", store.get(network_key(fp, NetworkSpec((t,), s), cfg)) or {}), "select", t,
                             refs) for t in names} for s in seed_list}
     trainer = BudgetedTraining(cfg, taskset, store, lambda sp, c: network_key(fp, sp, c), execution, progress, stacked)
@@ -353,7 +356,7 @@ def successive_halving(cfg: Config, taskset: TaskSet, alts: list[Alternative], s
     trainer.train(networks(survivors), steps[-1])
     kept = set(survivors)
     return ([a for a in alts if not a.candidate or a.name in kept],
-            record_of(steps, cfg.compare.min_steps, list(contestants), survivors, rounds, trainer.trained))
+            record_of(steps, cfg.compare.min_steps, list(contestants), survivors, rounds, trainer, controls_seconds))
 
 
 def select_score(alt: Alternative, results: dict[NetworkSpec, Trained], seeds: list[int],

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
@@ -81,11 +82,13 @@ class BudgetedTraining:
     stacked: bool = True
     last: dict[Any, str] = field(default_factory=dict)          # spec -> key at the last budget trained
     trained: dict[int, int] = field(default_factory=dict)       # budget -> networks trained (not reused)
+    seconds: dict[int, float] = field(default_factory=dict)     # budget -> wall seconds spent
 
     def train(self, specs: Sequence[Any], steps: int) -> list[dict[str, Any]]:
         """Every network of ``specs`` at ``steps`` steps (the full budget: stored as compare stores it)."""
         import torch
 
+        start = time.perf_counter()
         full = steps == self.cfg.train.steps
         cfg = self.cfg if full else replace(self.cfg, train=replace(self.cfg.train, steps=int(steps)))
         keys = [self.key(sp, cfg) for sp in specs]
@@ -113,13 +116,17 @@ class BudgetedTraining:
                        resume=resume if any(r is not None for r in resume) else None, checkpoints=not full)
         for sp, k in zip(specs, keys):
             self.last[sp] = k
+        self.seconds[int(steps)] = self.seconds.get(int(steps), 0.0) + time.perf_counter() - start
         return [self.store.get(k) or {} for k in keys]
 
 
 def record_of(steps: list[int], min_steps: int, contestants: list[str], survivors: list[str],
-              rounds: list[HalvingRound], trained: dict[int, int]) -> HalvingRecord:
+              rounds: list[HalvingRound], trainer: BudgetedTraining, controls_seconds: float) -> HalvingRecord:
     """The ``halving`` entry of comparison.json."""
     for r in rounds:
-        r.networks_trained = trained.get(r.steps, 0)
+        r.networks_trained = trainer.trained.get(r.steps, 0)
+        r.seconds = round(trainer.seconds.get(r.steps, 0.0), 3)
     return HalvingRecord(budgets=steps, min_steps=min_steps, candidates=contestants, full_budget=survivors,
-                         rounds=rounds, full_budget_networks_trained=trained.get(steps[-1], 0))
+                         rounds=rounds, full_budget_networks_trained=trainer.trained.get(steps[-1], 0),
+                         controls_seconds=round(controls_seconds, 3),
+                         full_budget_seconds=round(trainer.seconds.get(steps[-1], 0.0), 3))

@@ -131,11 +131,14 @@ def train_networks(specs: Sequence[Any], keys: Sequence[str], cfg: Config, tasks
 
 def _plan(specs: Sequence[Any], taskset: TaskSet, cfg: Config, stacked: bool,
           resume: Sequence[dict[str, Any] | None] | None) -> list[list[int]]:
-    """:func:`plan_stacks`, with networks that continue from a checkpoint stacked only with each other."""
+    """:func:`plan_stacks`, with networks stacked only with others that continue from the same step."""
     if resume is None:
         return plan_stacks(specs, taskset, cfg, stacked)
+    parts: dict[int, list[int]] = {}  # by the step a network continues from (-1: from the start)
+    for i, r in enumerate(resume):
+        parts.setdefault(-1 if r is None else int(r["step"]), []).append(i)
     out = []
-    for part in ([i for i, r in enumerate(resume) if r is not None], [i for i, r in enumerate(resume) if r is None]):
+    for part in parts.values():
         out += [[part[j] for j in idx] for idx in plan_stacks([specs[i] for i in part], taskset, cfg, stacked)]
     return out
 

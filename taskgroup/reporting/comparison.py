@@ -33,6 +33,7 @@ def comparison_section(ctx: Context) -> Section:
         "signed so that positive is better (Maninis et al. 2019); regression tasks are compared on RMSE, bounded "
         "metrics on the distance from chance (see the method notes)."]))
     section.blocks += _excluded_blocks(obj(obj(data.comparison.get("delta_m_basis")).get("excluded")))
+    section.blocks += _halving_blocks(obj(data.comparison.get("halving")))
     section.blocks += _alternatives_table(alts)
     dm = [(str(a.get("name")), finite(a.get("delta_m")), finite(a.get("delta_m_std")) or 0.0) for a in alts]
     dm = [(n, m, s) for n, m, s in dm if m is not None]
@@ -50,6 +51,19 @@ def comparison_section(ctx: Context) -> Section:
     section.blocks += _cost_blocks(ctx, alts)
     section.blocks += _evidence_blocks(obj(data.comparison.get("verdict")))
     return section
+
+
+def _halving_blocks(halving: dict[str, Any]) -> list[Block]:
+    """One paragraph on successive halving: how many candidates, which budgets, which reached the full one."""
+    if not halving or not isinstance(halving.get("candidates"), list):
+        return []
+    survivors = [fmt.alternative_name(str(n)) for n in halving.get("full_budget") or []]
+    budgets = ", ".join(str(b) for b in halving.get("budgets") or [])
+    return [Para([Span("Successive halving", "b"), f": {len(halving['candidates'])} candidate groupings were trained "
+                  f"at step budgets {budgets}, keeping the better half on the select part of the validation rows each "
+                  f"round; {len(survivors)} reached the full budget ({', '.join(survivors) or 'none'}) and are the "
+                  "candidates shown below. The recommended grouping and the baselines were trained at the full "
+                  "budget."])]
 
 
 def _excluded_blocks(excluded: dict[str, Any]) -> list[Block]:

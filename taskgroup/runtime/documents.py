@@ -491,6 +491,7 @@ class HalvingRound:
     scores: dict[str, float]
     kept: list[str]
     networks_trained: int = 0
+    seconds: float = 0.0              # wall seconds the round's training took
 
 
 @dataclass
@@ -504,6 +505,8 @@ class HalvingRecord:
     rounds: list[HalvingRound] = field(default_factory=list)
     full_budget_networks_trained: int = 0
     longer_budget: str = "continue"
+    controls_seconds: float = 0.0     # wall seconds of the networks trained at the full budget first
+    full_budget_seconds: float = 0.0  # wall seconds of the survivors' networks at the full budget
 
 
 @dataclass
