@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ._common import ROOT, emit, machine, run_module, set_threads
+from ._calibration_rows import calibration_row_builders
 from ._recommend_rows import recommend_row_builders
 from ._scale_rows import scale_row_builders
 from .halving import rows as halving_rows
@@ -35,6 +36,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("selection_scale", "benchmarks.selection_scale", 600, ()),
     ("grouping_quality", "benchmarks.grouping_quality", 2400, ()),
     ("regret", "benchmarks.regret", 10800, ()),
+    ("calibration", "benchmarks.calibration", 2400, ()),
     ("leak_check", "benchmarks.leak_check", 900, ()),
     ("verdict_calibration", "benchmarks.verdict_calibration", 3600, ("--landmine",)),
     ("compare_stacked", "benchmarks.compare_stacked", 3600, ("--sample", "8", "--steps", "300")),
@@ -330,6 +332,7 @@ ROW_BUILDERS: dict[str, Callable[[list[dict[str, Any]]], list[Row]]] = {
     **scale_row_builders(_row, _f, _one),
     **recommend_row_builders(_row, _f, _one),
     "halving": lambda lines: halving_rows(lines, _row, _f),
+    **calibration_row_builders(_row, _f, _one),
 }
 
 

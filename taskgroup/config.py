@@ -232,9 +232,12 @@ class AnalyzeConfig(_Section):
     probe_patience: int = 6
     exhaustive: bool = False
     pairs: str = "auto"                # auto | all | none: pairwise probes (auto: all up to 30 tasks, none above)
+    calibration_groups: int = 10       # seeded groups of 3+ tasks probed with the pairs (grouping.calibration)
 
     def check(self) -> None:
         _one_of("analyze.pairs", self.pairs, ("auto", "all", "none"))
+        if self.calibration_groups < 0:
+            raise ConfigError(f"analyze.calibration_groups must be at least 0, not {self.calibration_groups}")
         self._positive("steps", "rows_per_task", "batch_size", "lr", "every", "phase", "window", "probe_steps",
                        "probe_width", "probe_seeds", "probe_eval_every", "probe_patience")
         for m in self.measures:
@@ -280,7 +283,7 @@ class GroupConfig(_Section):
 
 
 #: score sources ``group`` accepts: the measured subsets or one affinity measure
-GROUP_MEASURES: tuple[str, ...] = ("auto", "subsets", *MEASURES)
+GROUP_MEASURES: tuple[str, ...] = ("auto", "subsets", "calibrated", *MEASURES)
 #: the families of alternatives compare trains (the recommended grouping and single-task always)
 ALTERNATIVES = ("recommended", "candidates", "single_task", "all_in_one", "soft_sharing", "random")
 

@@ -24,6 +24,7 @@ from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..delta import Reference, compared_value, references, relative_change
 from ..tasks import TaskSet
+from .calibration import calibration_groups
 from .matrix import AffinityMatrix, agreement
 from .measures import JOINT, MEASURES, PROBES
 
@@ -91,9 +92,12 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
             raise ConfigError(f"exhaustive mode trains every subset and allows at most {MAX_EXHAUSTIVE} tasks, "
                               f"not {len(names)}")
         specs = probe_specs(names, cfg.analyze.probe_seeds, cfg.seed, exhaustive)
+        extra = [] if exhaustive else [(g, cfg.seed + k) for k in range(cfg.analyze.probe_seeds)
+                                       for g in calibration_groups(names, cfg.analyze.calibration_groups, cfg.seed)]
         settings = {k: a[k] for k in PROBE_SETTINGS}
-        for s in range(0, len(specs), chunk):
-            part = specs[s:s + chunk]
+        # the calibration probes in chunks of their own, so the pairs' chunks keep their keys
+        for part in [specs[s:s + chunk] for s in range(0, len(specs), chunk)] + \
+                [extra[s:s + chunk] for s in range(0, len(extra), chunk)]:
             key = content_hash({"kind": "probes", "records": 3, "data": fp, "tasks": names, "settings": settings, "model": model,
                                 "specs": [[list(t), seed] for t, seed in part]})
             units.append(Unit(key, "probes", PROBES,
@@ -219,6 +223,8 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
     doc["agreement"] = agreement(ordered)
     if exhaustive and records:
         doc["subsets"] = subset_scores(records, taskset)
+    elif any(len(r["tasks"]) >= 3 for r in records):  # calibration probes (grouping.calibration)
+        doc["measured_groups"] = [s for s in subset_scores(records, taskset) if len(s["tasks"]) >= 3]
     doc["settings"] = {"analyze": asdict(cfg.analyze), "model": asdict(cfg.model), "seed": cfg.seed,
                        "measures": measures, "exhaustive": bool(exhaustive)}
     doc["versions"] = versions()

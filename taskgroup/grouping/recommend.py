@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from taskgroup.errors import ConfigError
+from taskgroup.grouping.calibration import CALIBRATED, Calibration, calibrate_affinity, calibration_record
 from taskgroup.grouping.graph import linkage_dict, propose
 from taskgroup.grouping.pools import candidate_pool
 from taskgroup.grouping.scores import MeasuredScorer, matrix_scorer, mean_stderr
@@ -48,10 +49,13 @@ SELECTION_TIME_LIMIT = 60.0
 class _Scoring:
     """Scores and standard errors of groups (index tuples) under the chosen source."""
 
-    def __init__(self, affinity: dict, source_name: str) -> None:
+    def __init__(self, affinity: dict, source_name: str, calibration: Calibration | None = None) -> None:
         self.names = affinity["tasks"]
         self.measured = None
-        if source_name == "subsets":
+        if source_name == CALIBRATED:
+            self.scorer = calibration.group_scorer()
+            self.stderr = None
+        elif source_name == "subsets":
             self.measured = MeasuredScorer(self.names, affinity["subsets"])
             self.scorer = self.measured
             self.stderr = None
@@ -69,8 +73,11 @@ class _Scoring:
         return mean_stderr(self.stderr, group)
 
 
-def _cluster_matrix(affinity: dict, source_name: str, scoring: _Scoring) -> tuple[np.ndarray, str]:
+def _cluster_matrix(affinity: dict, source_name: str, scoring: _Scoring,
+                    calibration: Calibration | None = None) -> tuple[np.ndarray, str]:
     """The pairwise matrix the affinity graph is built from, and its name."""
+    if source_name == CALIBRATED:
+        return calibration.pair_matrix(len(affinity["tasks"])), "calibrated (predicted pair gains)"
     if source_name != "subsets":
         return affinity["measures"][source_name]["matrix"], source_name
     measured = scoring.measured
@@ -130,17 +137,21 @@ def group(
     """Propose task groupings from the content of affinity.json and return groupings.json's content.
 
     ``max_groups`` bounds the number of groups (networks), ``budget`` their total cost; ``partition``
-    forbids a task in two groups; ``measure`` picks the score source (``"auto"``, ``"subsets"`` or a
-    measure name; see ``sources``). ``seed`` fixes Louvain and spectral clustering. The module
-    docstring states how candidates are built and how the recommendation is chosen.
+    forbids a task in two groups; ``measure`` picks the score source (``"auto"``, ``"subsets"``,
+    ``"calibrated"`` or a measure name; see ``sources``); with ``auto`` (and no measured subsets)
+    or ``calibrated`` the result holds ``calibration`` (see ``calibration``). ``seed`` fixes Louvain
+    and spectral clustering. The module docstring states how candidates are built and how the
+    recommendation is chosen.
     """
     _check_options(max_groups, budget, measure)
     doc = validate(affinity)
     names = doc["tasks"]
     n = len(names)
-    source = choose_source(doc, measure)
-    scoring = _Scoring(doc, source.name)
-    matrix, matrix_name = _cluster_matrix(doc, source.name, scoring)
+    calibration = calibrate_affinity(doc) if measure == CALIBRATED or (
+        measure == "auto" and doc["subsets"] is None) else None
+    source = choose_source(doc, measure, calibration)
+    scoring = _Scoring(doc, source.name, calibration)
+    matrix, matrix_name = _cluster_matrix(doc, source.name, scoring, calibration)
     k_max = _bound_k(n, max_groups, budget, doc["network_cost"])
     cost_of = _cost_function(doc, names)
 
@@ -156,6 +167,7 @@ def group(
 
     ordered = list(candidates.values())
     recommended = _recommend(ordered)
+    extra = {"calibration": calibration_record(calibration, source.name)} if calibration is not None else {}
     return {
         "schema": 1,
         "tasks": list(names),
@@ -182,6 +194,7 @@ def group(
             "graph_matrix": matrix_name,
             "seed": seed,
         },
+        **extra,
     }
 
 

@@ -1,17 +1,21 @@
 """Reading affinity.json for grouping: strict validation and the choice of score source.
 
-The source of group scores is either the measured subsets (exhaustive mode: per-task relative gain
-of every subset against its single-task network) or one pairwise measure's matrix.
+The source of group scores is the measured subsets (exhaustive mode: per-task relative gain of
+every subset against its single-task network), one pairwise measure's matrix, or ``calibrated``:
+the predictor fit on the measured gains of a few trained groups (:mod:`.calibration`).
 
 Rule for ``measure="auto"``:
 
 1. measured subsets, when the document holds them: they are measurements, not predictions;
-2. otherwise the first of ``gradient_cosine``, ``lookahead`` (both with TAG's group score),
+2. otherwise, when the calibration on the measured groups made a choice: the calibrated predictor
+   if it beat every raw measure held out, else the raw measure that agrees best with the measured
+   gains (see :mod:`.calibration`);
+3. otherwise the first of ``gradient_cosine``, ``lookahead`` (both with TAG's group score),
    ``transfer`` (pairwise gains, HOA), then any other measure in alphabetical order, skipping an uninformative
    one: its ``informative`` flag is false, or, without the flag, its ``snr`` is below ``MIN_SNR``
    (the differences between its pairs are small next to the noise of one entry; see
    ``taskgroup.affinity.matrix.signal_to_noise``, whose threshold the analyze step uses too);
-3. when every measure is uninformative, the one with the highest ``snr`` (a missing ``snr`` counts
+4. when every measure is uninformative, the one with the highest ``snr`` (a missing ``snr`` counts
    as infinite: no noise was measured), ties to the preference order.
 """
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from taskgroup.affinity.matrix import INFORMATIVE_SNR
 from taskgroup.errors import ConfigError, DataError
+from taskgroup.grouping.calibration import CALIBRATED, Calibration
 
 PREFERENCE = ("gradient_cosine", "lookahead", "transfer")
 """Measures in the order ``auto`` prefers them. Gradient cosine comes first on measurement: it
@@ -106,23 +111,25 @@ def validate(doc: Any, source: str = "affinity.json") -> dict:
             "informative": informative,
         }
     subsets = _subsets(doc.get("subsets"), tasks, source)
+    measured = _subsets(doc.get("measured_groups"), tasks, source, "measured_groups")
     if not measures and subsets is None:
         raise DataError(f"{source}: holds no measure and no measured subsets to group from")
     cost = doc.get("network_cost", 1.0)
     if not _is_number(cost) or not math.isfinite(cost) or cost <= 0:
         raise DataError(f"{source}: network_cost must be a number > 0, got {cost!r}")
-    return {"tasks": list(tasks), "measures": measures, "subsets": subsets, "network_cost": float(cost)}
+    return {"tasks": list(tasks), "measures": measures, "subsets": subsets, "measured_groups": measured,
+            "network_cost": float(cost)}
 
 
-def _subsets(raw: Any, tasks: list[str], source: str) -> list[dict] | None:
+def _subsets(raw: Any, tasks: list[str], source: str, part: str = "subsets") -> list[dict] | None:
     if raw is None:
         return None
     if not isinstance(raw, list):
-        raise DataError(f"{source}: 'subsets' must be a list of {{tasks, scores}} objects")
+        raise DataError(f"{source}: '{part}' must be a list of {{tasks, scores}} objects")
     known = set(tasks)
     out = []
     for i, entry in enumerate(raw):
-        where = f"{source}: subsets[{i}]"
+        where = f"{source}: {part}[{i}]"
         if not isinstance(entry, dict):
             raise DataError(f"{where}: expected an object with tasks and scores")
         members = entry.get("tasks")
@@ -153,10 +160,16 @@ def _ordered_measures(measures: dict) -> list[str]:
     return [m for m in PREFERENCE if m in measures] + sorted(m for m in measures if m not in PREFERENCE)
 
 
-def choose_source(affinity: dict, measure: str = "auto") -> Source:
-    """The score source for ``measure`` (a measure name, ``"subsets"`` or ``"auto"``; see the
-    module docstring). ``affinity`` is the output of ``validate``."""
+def choose_source(affinity: dict, measure: str = "auto", calibration: Calibration | None = None) -> Source:
+    """The score source for ``measure`` (a measure name, ``"subsets"``, ``"calibrated"`` or ``"auto"``;
+    see the module docstring). ``affinity`` is the output of ``validate``; ``calibration`` (of its
+    measured groups) lets ``auto`` follow what the measured group gains say."""
     measures = affinity["measures"]
+    if measure == CALIBRATED:
+        if calibration is None or calibration.model is None:
+            why = calibration.reason if calibration is not None else "no calibration"
+            raise ConfigError(f"measure 'calibrated': {why}")
+        return Source(CALIBRATED, "requested", CALIBRATED)
     if measure == "subsets":
         if affinity["subsets"] is None:
             raise ConfigError("measure 'subsets': affinity.json holds no measured subsets (run analyze --exhaustive)")
@@ -168,6 +181,10 @@ def choose_source(affinity: dict, measure: str = "auto") -> Source:
         return Source(measure, "requested", "hoa" if measure in HOA_MEASURES else "tag")
     if affinity["subsets"] is not None:
         return Source("subsets", "measured subsets are measurements, not predictions", "measured")
+    if calibration is not None and calibration.choice is not None:
+        name = calibration.choice
+        return Source(name, calibration.reason, CALIBRATED if name == CALIBRATED else
+                      "hoa" if name in HOA_MEASURES else "tag")
     ordered = _ordered_measures(measures)
     for name in ordered:
         if measures[name]["informative"]:

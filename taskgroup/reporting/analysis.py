@@ -145,8 +145,24 @@ def groupings_section(ctx: Context) -> Section:
             caption=["Tasks as nodes coloured by recommended network; an edge's colour is the sign of the "
                      "mean affinity of the pair in both directions (solid blue helps, dashed red hurts) and its "
                      "width the strength." + more + " Close nodes attract each other (spring layout, fixed seed)."])]
+    section.blocks.extend(_calibration_blocks(ctx))
     section.blocks.extend(_candidates_blocks(ctx))
     return section
+
+
+def _calibration_blocks(ctx: Context) -> list[Block]:
+    """One line on the score source the calibration chose, and the measures' weights."""
+    doc = ctx.data.groupings_doc
+    cal = doc.calibration if doc is not None else None
+    if cal is None:
+        return []
+    used = "the calibrated predictor" if cal.used == "calibrated" else fmt.measure_name(str(cal.used or ""))
+    line: list = ["Group scores: ", Span(used or fmt.DASH, "b"), f" ({cal.reason})."]
+    if cal.weights:
+        weights = ", ".join(f"{fmt.measure_name(m)} {w:.2f}" for m, w in
+                            sorted(cal.weights.items(), key=lambda kv: -kv[1]))
+        line.append(f" Weights of the measures in the predictor fit on {cal.groups} trained groups: {weights}.")
+    return [Para(line, kind="note")]
 
 
 def _candidates_blocks(ctx: Context) -> list[Block]:

@@ -302,6 +302,7 @@ class AffinityDoc(Document):
     task_info: list[TaskInfo] = field(default_factory=list)
     data: DataInfo = field(default_factory=DataInfo)
     subsets: list[SubsetScore] | None = None
+    measured_groups: list[SubsetScore] | None = None  # calibration probes: groups of 3+ tasks
     settings: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -318,10 +319,11 @@ class AffinityDoc(Document):
         for i, info in enumerate(self.task_info):
             if info.name not in known:
                 raise DocumentError(f"{where}: task_info[{i}].name: task {info.name!r} is not in tasks ({', '.join(self.tasks)})")
-        for i, s in enumerate(self.subsets or []):
-            for t in [*s.tasks, *s.scores]:
-                if t not in known:
-                    raise DocumentError(f"{where}: subsets[{i}]: task {t!r} is not in tasks ({', '.join(self.tasks)})")
+        for part in ("subsets", "measured_groups"):
+            for i, s in enumerate(getattr(self, part) or []):
+                for t in [*s.tasks, *s.scores]:
+                    if t not in known:
+                        raise DocumentError(f"{where}: {part}[{i}]: task {t!r} is not in tasks ({', '.join(self.tasks)})")
 
 
 # -- groupings.json -------------------------------------------------------------------------------
@@ -345,6 +347,25 @@ class GroupingDoc:
 
 
 @dataclass
+class CalibrationDoc:
+    """The calibrated group scores (``taskgroup.grouping.calibration``): what ``auto`` uses and why,
+    held-out agreement with the measured group gains, and each measure's weight in the predictor."""
+
+    groups: int = 0
+    measures: list[str] = field(default_factory=list)
+    choice: str | None = None  # "calibrated", a measure, or null: the fixed order decides
+    used: str | None = None    # the score source group used (the choice, or what the order picked)
+    reason: str = ""
+    form: str | None = None
+    cv_spearman: float | None = None
+    cv_r2: float | None = None
+    raw_spearman: dict[str, float] = field(default_factory=dict)
+    raw_r2: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
+    trusted: str | None = None
+
+
+@dataclass
 class GroupingsDoc(Document):
     """``groupings.json``: the recommended grouping and the other candidates."""
 
@@ -357,6 +378,7 @@ class GroupingsDoc(Document):
     linkage: dict[str, Any] | None = None
     selection: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    calibration: CalibrationDoc | None = None
 
     @property
     def partition(self) -> bool:
