@@ -400,7 +400,8 @@ def test_affinity_with_a_renamed_task(run_dir: Path) -> None:
         if info["name"] not in a["tasks"]:
             info["name"] = "renamed"
     (run_dir / "affinity.json").write_text(json.dumps(a))
-    refused(cli("group", run_dir), "affinity.json", "'renamed'")
+    # refused as a task the data lack, or as a measured group's task that the file no longer lists
+    refused(cli("group", run_dir), "affinity.json", "renamed")
 
 
 @pytest.mark.parametrize("name, content, needles", [

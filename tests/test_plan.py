@@ -74,8 +74,9 @@ seeds = 1
 """
 
 
-@pytest.mark.parametrize("clusters, per, probes, bounded", [(2, 2, "10 probes", False), (4, 8, None, True)])
+@pytest.mark.parametrize("clusters, per, probes, bounded", [(2, 2, "15 probes", False), (4, 8, None, True)])
 def test_plan_prints_units_time_and_defaults_for_each_size_class(tmp_path, clusters, per, probes, bounded):
+    # 4 tasks: 4 singles + 6 pairs + 5 calibration groups (every group of 3 or 4 tasks), one probe seed
     path = tmp_path / "exp.toml"
     path.write_text(TINY.format(clusters=clusters, per=per))
     result = CliRunner().invoke(main, ["plan", str(path), "--max-groups", "2", "--device", "cpu"])

@@ -36,8 +36,9 @@ CHUNK = 2
 #: the tiny experiment with two probe seeds, a longer training and four alternatives
 VARIANT = {"train": {"steps": 30}, "analyze": {"probe_seeds": 2},
            "compare": {"random_groupings": 1, "alternatives": ["recommended", "single_task", "all_in_one", "random"]}}
-# synthetic-small has 4 tasks: (4 singles + 6 pairs) x 2 probe seeds = 20 probes, in chunks of CHUNK
-PROBE_UNITS = 20 // CHUNK
+# synthetic-small has 4 tasks: (4 singles + 6 pairs) x 2 probe seeds = 20 probes, in chunks of CHUNK, then
+# the 5 calibration groups (every group of 3 or 4 tasks) x 2 probe seeds = 10 probes, in chunks of their own
+PROBE_UNITS = 20 // CHUNK + 10 // CHUNK
 WRAPPER = f"""
 import taskgroup.affinity.analyze as analyze
 
