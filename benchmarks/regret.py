@@ -205,6 +205,7 @@ def run(sets: Sequence[str], seeds: Sequence[int], train: dict[str, Any], analyz
                 skipped[name] = why
                 continue
             todo += [(name, spec, seed, base, train, analyze_cfg, compare_cfg, threads) for seed in seeds]
+        todo.sort(key=lambda job: job[2])  # seed by seed: a run cut short has every set at the first seeds
         results = []
         if jobs > 1:  # each run's line is written as it finishes, so a run cut short keeps what it did
             with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
