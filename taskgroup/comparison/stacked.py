@@ -4,8 +4,9 @@
 :class:`~.compare.NetworkSpec`: networks already in the store are reused; the rest are planned as
 units, either a *stack* (networks of equal :func:`~taskgroup.training.stacked.stack_signature`
 trained together by :func:`~taskgroup.training.stacked.train_stacked`: the single-task networks of
-all tasks and seeds, the seeds of one grouping, equal-size groups) or a single network when it
-cannot be stacked (soft sharing, a learned loss weighting, dropout). A finished stack is committed
+all tasks and seeds, the seeds of one grouping, equal-size groups, the seeds of a network with a
+learnt loss weighting or soft sharing) or a single network when it cannot be stacked (dropout, a
+weighting without a stacked form). A finished stack is committed
 as one unit, then also stored as one record and state dict per network, so a rerun resumes at the
 granularity of a stack and later steps find every network under its own key.
 """
@@ -50,7 +51,8 @@ def stack_unit(args: dict[str, Any]) -> dict[str, Any]:
     from ..training.resume import Checkpoint
 
     specs = args["specs"]
-    members = [StackMember(tuple(s["tasks"]), s["seed"], s["width"]) for s in specs]
+    members = [StackMember(tuple(s["tasks"]), s["seed"], s["width"], s.get("sharing", "hard"),
+                           s.get("weighting", "equal")) for s in specs]
     resume = [Checkpoint(**c) for c in args["resume"]] if args.get("resume") else None
     checkpoints: list | None = [] if args.get("checkpoints") else None
     trained = train_stacked(args["taskset"], members, TrainConfig(**args["train"]), ModelConfig(**args["model"]),
@@ -76,7 +78,7 @@ def plan_stacks(specs: Sequence[Any], taskset: TaskSet, cfg: Config, stacked: bo
     alone: list[list[int]] = []
     for i, sp in enumerate(specs):
         if stacked and stackable(cfg.model, sp.sharing, sp.weighting):
-            groups.setdefault(stack_signature(taskset, sp.tasks, sp.width), []).append(i)
+            groups.setdefault(stack_signature(taskset, sp.tasks, sp.width, sp.sharing, sp.weighting), []).append(i)
         else:
             alone.append([i])
     out = [g[s:s + max_stack] for g in groups.values() for s in range(0, len(g), max_stack)]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ...registry import Registry
 
 if TYPE_CHECKING:
-    from ._base import Weighting
+    from ._base import StackedWeighting, Weighting
 
 WEIGHTINGS = Registry("loss weighting", [
     ("equal", f"{__name__}._equal:EqualWeighting", "the plain sum of task losses"),
@@ -29,4 +29,18 @@ def make_weighting(name: str, n_tasks: int, shared: Any = (), window: int = 50) 
     return WEIGHTINGS.load(name).create(n_tasks, shared=shared, window=window)
 
 
-__all__ = ["WEIGHTINGS", "make_weighting"]
+def make_stacked_weighting(name: str, n_networks: int, n_tasks: int, window: int = 50) -> StackedWeighting:
+    """The weighting registered as ``name`` for ``n_networks`` stacked networks of ``n_tasks`` tasks;
+    a one-line error when it has no stacked form (see :func:`stacks`)."""
+    cls = WEIGHTINGS.load(name).stacked
+    if cls is None:
+        raise ValueError(f"loss weighting {name!r} cannot be stacked")
+    return cls(n_networks, n_tasks, window=window)
+
+
+def stacks(name: str) -> bool:
+    """Whether the weighting ``name`` can train stacked networks."""
+    return WEIGHTINGS.load(name).stacked is not None
+
+
+__all__ = ["WEIGHTINGS", "make_stacked_weighting", "make_weighting", "stacks"]

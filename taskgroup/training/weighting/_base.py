@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -18,6 +19,9 @@ class Weighting(nn.Module):
     is the one they are registered under in :data:`~taskgroup.training.weighting.WEIGHTINGS`.
     """
 
+    #: the class that applies this weighting to many stacked networks at once (None: not stackable)
+    stacked: ClassVar[type[StackedWeighting] | None] = None
+
     def __init__(self, n_tasks: int) -> None:
         super().__init__()
         self.n_tasks = n_tasks
@@ -32,4 +36,29 @@ class Weighting(nn.Module):
         raise NotImplementedError
 
     def weights(self) -> list[float]:
+        raise NotImplementedError
+
+
+class StackedWeighting(nn.Module):
+    """A weighting applied to M stacked networks of K tasks each, every network on its own.
+
+    ``combine(losses, step, norms)`` takes ``losses`` (M, K) and returns the sum over networks of
+    what each network's :class:`Weighting` returns for its row (networks never share a parameter, so
+    the gradient each receives is its own); ``norms()`` gives, on demand, the (M, K) norms of each
+    task loss's gradient on its network's last shared layer. Learnable weights are stacked along
+    the first dimension, so one elementwise optimizer treats them as M separate ones.
+    """
+
+    def __init__(self, n_networks: int, n_tasks: int, window: int = 50) -> None:
+        super().__init__()
+        self.n_networks, self.n_tasks, self.window = n_networks, n_tasks, window
+
+    #: whether :meth:`combine` calls ``norms`` (the stack then keeps what computing them needs)
+    needs_norms: ClassVar[bool] = False
+
+    def combine(self, losses: torch.Tensor, step: int, norms: Callable[[], torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def weights(self, m: int) -> list[float]:
+        """Network ``m``'s current per-task weights, as its :meth:`Weighting.weights` would say."""
         raise NotImplementedError

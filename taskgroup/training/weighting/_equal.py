@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
-from ._base import Weighting
+from ._base import StackedWeighting, Weighting
 
 
 class EqualWeighting(Weighting):
@@ -15,3 +17,16 @@ class EqualWeighting(Weighting):
 
     def weights(self) -> list[float]:
         return [1.0] * self.n_tasks
+
+
+class StackedEqual(StackedWeighting):
+    """Equal weights for M stacked networks."""
+
+    def combine(self, losses: torch.Tensor, step: int, norms: Callable[[], torch.Tensor]) -> torch.Tensor:
+        return losses.sum()
+
+    def weights(self, m: int) -> list[float]:
+        return [1.0] * self.n_tasks
+
+
+EqualWeighting.stacked = StackedEqual

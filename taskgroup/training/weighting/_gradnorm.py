@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from ._base import Weighting
+from ._base import StackedWeighting, Weighting
 
 
 class GradNorm(Weighting):
@@ -54,3 +54,40 @@ class GradNorm(Weighting):
 
     def weights(self) -> list[float]:
         return self.w.tolist()
+
+
+class StackedGradNorm(StackedWeighting):
+    """GradNorm for M stacked networks: the update of :class:`GradNorm`, row by row, from the (M, K)
+    gradient norms each network's task losses have on its own last shared layer."""
+
+    needs_norms = True
+
+    def __init__(self, n_networks: int, n_tasks: int, window: int = 50, alpha: float = 1.5,
+                 lr: float = 0.025) -> None:
+        super().__init__(n_networks, n_tasks, window)
+        self.alpha, self.lr = alpha, lr
+        self.w = torch.ones(n_networks, n_tasks)
+        self._initial: torch.Tensor | None = None
+
+    def combine(self, losses: torch.Tensor, step: int, norms: Callable[[], torch.Tensor]) -> torch.Tensor:
+        if self._initial is None:
+            self._initial = losses.detach().clamp_min(1e-12)
+        active = losses.detach() > 0
+        self.w = self.w.to(losses.device)
+        g = norms() * active if losses.requires_grad else torch.zeros_like(losses)
+        gw = self.w * g
+        ratio = losses.detach() / self._initial
+        n_active = active.sum(1, keepdim=True)
+        rel = ratio / ((ratio * active).sum(1, keepdim=True) / n_active.clamp_min(1))
+        target = (gw * active).sum(1, keepdim=True) / n_active.clamp_min(1) * rel ** self.alpha
+        grad = torch.where(active, torch.sign(gw - target) * g, torch.zeros_like(g))
+        w = (self.w - self.lr * grad).clamp_min(1e-3)
+        w = w * self.n_tasks / w.sum(1, keepdim=True)
+        self.w = torch.where(n_active > 1, w, self.w)
+        return (self.w * losses).sum()
+
+    def weights(self, m: int) -> list[float]:
+        return self.w[m].tolist()
+
+
+GradNorm.stacked = StackedGradNorm
