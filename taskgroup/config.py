@@ -58,6 +58,11 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{key} = {value!r} is not one of {', '.join(allowed)}{suggestion(value, allowed)}")
 
 
+def _at_least_zero(key: str, value: int) -> None:
+    if value < 0:
+        raise ConfigError(f"{key} must be 0 or more, not {value}")
+
+
 class _Section:
     """A configuration section that checks its own values when constructed.
 
@@ -234,8 +239,11 @@ class AnalyzeConfig(_Section):
     pairs: str = "auto"                # auto | all | none: pairwise probes (auto: all up to 30 tasks, none above)
     calibration_groups: int = 10       # seeded groups of 3+ tasks probed with the pairs (grouping.calibration)
 
+    stability_runs: int = 2            # extra joint runs at other seeds, resampled for stability
+
     def check(self) -> None:
         _one_of("analyze.pairs", self.pairs, ("auto", "all", "none"))
+        _at_least_zero("analyze.stability_runs", self.stability_runs)
         if self.calibration_groups < 0:
             raise ConfigError(f"analyze.calibration_groups must be at least 0, not {self.calibration_groups}")
         self._positive("steps", "rows_per_task", "batch_size", "lr", "every", "phase", "window", "probe_steps",
@@ -271,8 +279,10 @@ class GroupConfig(_Section):
     budget: float | None = None
     partition: bool = True
     measure: str = "auto"
+    stability_resamples: int = 20      # resampled affinities the grouping is redone from (0: off)
 
     def check(self) -> None:
+        _at_least_zero("group.stability_resamples", self.stability_resamples)
         if self.measure not in GROUP_MEASURES:
             raise ConfigError(f"group.measure: unknown score source {self.measure!r} (choose from "
                               f"{', '.join(GROUP_MEASURES)}){suggestion(self.measure, GROUP_MEASURES)}")

@@ -113,6 +113,7 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
     """Propose groupings from ``DIR/affinity.json`` and write ``DIR/groupings.json`` (the candidates
     of every informative measure; :mod:`.grouping.proposals`)."""
     from .grouping.proposals import group_all as _group
+    from .grouping.stability import group_with_stability
 
     with open_existing(directory) as (cfg, _store):
         affinity = read_document(directory, AffinityDoc, "group")
@@ -121,12 +122,12 @@ def group(directory: str | Path, *, max_groups: int | None = None, budget: float
             check_same_data(directory, taskset)
         require_current(directory, taskset, affinity, AffinityDoc.FILE)
         g = cfg.group
-        raw = _group(affinity.to_json(),
-                     max_groups=max_groups if max_groups is not None else g.max_groups,
-                     budget=budget if budget is not None else g.budget,
-                     partition=g.partition if partition is None else partition,
-                     measure=measure or g.measure,
-                     seed=cfg.seed)
+        raw = group_with_stability(affinity.to_json(), _group, g.stability_resamples,
+                                   max_groups=max_groups if max_groups is not None else g.max_groups,
+                                   budget=budget if budget is not None else g.budget,
+                                   partition=g.partition if partition is None else partition,
+                                   measure=measure or g.measure,
+                                   seed=cfg.seed)
         doc = GroupingsDoc.from_json(raw)
         write_document(directory, doc, "group", upstream_inputs(directory, AffinityDoc.FILE))
     return doc

@@ -170,14 +170,14 @@ def make_plan(cfg: Config, taskset: TaskSet, max_groups: int | None = None, budg
     measures = analyze_measures(cfg, n, cfg.analyze.measures)
     units = plan_units(cfg, taskset, measures, cfg.analyze.exhaustive)
     joints = sum(1 for u in units if u.kind == "joint")
-    stability = int(getattr(cfg.analyze, "stability_runs", 0) or 0)
+    stability = cfg.analyze.stability_runs if joints else 0  # plan_units counts them among the joint runs
     probe_units = [u for u in units if u.kind == "probes"]
     n_probes = sum(len(u.args["specs"]) for u in probe_units)
     steps: list[StepPlan] = []
     joint_s, overhead = _joint_estimate(cfg, taskset, measures, dev) if joints else (0.0, 1.0)
     probes_s = _probe_estimate(cfg, taskset, n_probes, dev)
-    steps.append(StepPlan("analyze", {"joint runs": joints * (1 + stability), "probes": n_probes},
-                          joint_s * joints * (1 + stability) + probes_s,
+    steps.append(StepPlan("analyze", {"joint runs": joints, "probes": n_probes},
+                          joint_s * joints + probes_s,
                           f"joint run ~{_duration(joint_s)}, measuring costs {overhead:.2f}x plain steps"
                           + (f"; probes ~{_duration(probes_s)} (upper bound)" if n_probes else "")))
     groups = max_groups or cfg.group.max_groups or int(round(budget or 0)) or max(2, round(math.sqrt(n)))

@@ -142,9 +142,9 @@ def test_status_and_quiet(tmp_path: Path, tiny_config: Path) -> None:
     assert status.exit_code == 0, status.output
     lines = status.output.splitlines()
     assert lines[:4] == ["affinity    done", "groupings   not yet", "comparison  not yet", "report      not yet"]
-    assert any(line.startswith("joint       1 units finished, ") for line in lines)
+    assert any(line.startswith("joint       3 units finished, ") for line in lines)  # + 2 stability runs
     assert any(line.startswith("probes      2 units finished, ") for line in lines)  # pairs, calibration groups
-    assert "analyze:    3 of 3 units done, 0 left" in lines
+    assert "analyze:    5 of 5 units done, 0 left" in lines
     assert lines[-1].startswith("time spent  ") and lines[-1].endswith(" s")
 
     assert invoke("group", str(out)).exit_code == 0

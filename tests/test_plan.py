@@ -84,7 +84,8 @@ def test_plan_prints_units_time_and_defaults_for_each_size_class(tmp_path, clust
     lines = result.output.splitlines()
     assert lines[0].startswith(f"{clusters * per} tasks on cpu; estimated ")
     analyze_line = next(line for line in lines if line.strip().startswith("analyze"))
-    assert "1 joint runs" in analyze_line
+    assert "3 joint runs" in analyze_line  # the main run and analyze.stability_runs = 2 at other seeds
+    assert "2 extra joint runs for stability" in result.output
     assert (probes in analyze_line) if probes else ("probes" not in analyze_line.split(":")[0])
     assert any(line.strip().startswith("compare") and "networks" in line for line in lines)
     assert ("compare bounded" in result.output) == bounded

@@ -39,6 +39,7 @@ VARIANT = {"train": {"steps": 30}, "analyze": {"probe_seeds": 2},
 # synthetic-small has 4 tasks: (4 singles + 6 pairs) x 2 probe seeds = 20 probes, in chunks of CHUNK, then
 # the 5 calibration groups (every group of 3 or 4 tasks) x 2 probe seeds = 10 probes, in chunks of their own
 PROBE_UNITS = 20 // CHUNK + 10 // CHUNK
+JOINT_UNITS = 3  # the main joint run and analyze.stability_runs = 2 at other seeds
 WRAPPER = f"""
 import taskgroup.affinity.analyze as analyze
 
@@ -145,7 +146,7 @@ def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_re
         # 1. killed while analyze trains probes: the joint run and some probe chunks are stored
         first = launch(tmp_path, out)
         at_kill = kill_when(first, store, lambda c: c.get("probes", 0) >= 2)
-        assert at_kill.get("joint") == 1 and 2 <= at_kill["probes"] < PROBE_UNITS, at_kill
+        assert at_kill.get("joint") == JOINT_UNITS and 2 <= at_kill["probes"] < PROBE_UNITS, at_kill
         assert "network" not in at_kill
         for name in OUTPUTS:
             assert not (out / name).exists()
@@ -153,7 +154,7 @@ def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_re
 
         st = status_lines(out, monkeypatch)
         assert "affinity    not yet" in st and "comparison  not yet" in st
-        assert f"analyze:    {len(before_second)} of {PROBE_UNITS + 1} units done" in st
+        assert f"analyze:    {len(before_second)} of {PROBE_UNITS + JOINT_UNITS} units done" in st
         assert "time spent" in st
 
         # 2. rerun, killed while compare trains networks: analyze finished, some networks stored
@@ -168,7 +169,7 @@ def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_re
 
         st = status_lines(out, monkeypatch)
         assert "affinity    done" in st and "groupings   done" in st and "comparison  not yet" in st
-        assert f"analyze:    {PROBE_UNITS + 1} of {PROBE_UNITS + 1} units done, 0 left" in st
+        assert f"analyze:    {PROBE_UNITS + JOINT_UNITS} of {PROBE_UNITS + JOINT_UNITS} units done, 0 left" in st
         compare_line = next(line for line in st.splitlines() if line.startswith("compare:"))
         done, total = (int(x) for x in compare_line.split()[1:4:2])
         # stacked networks are stored a stack at a time, so the kill can land after the last network
@@ -192,7 +193,7 @@ def test_sigkill_during_probes_and_compare_then_rerun_gives_the_uninterrupted_re
     assert set(final) == set(reference)  # the same units, each stored once
     counts = kind_counts(final)
     assert counts.pop("stack", 0) >= 1  # compare's stacked networks: one unit, then stored one by one
-    assert counts == {"joint": 1, "probes": PROBE_UNITS, "network": total}
+    assert counts == {"joint": JOINT_UNITS, "probes": PROBE_UNITS, "network": total}
 
     for name in ("affinity.json", "groupings.json"):
         assert (out / name).read_bytes() == (base / name).read_bytes(), name

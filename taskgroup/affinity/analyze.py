@@ -1,7 +1,9 @@
 """The analyze step: run the chosen measures as resumable units and assemble ``affinity.json``.
 
-Units: one joint measurement run (gradient cosine and lookahead), and probe trainings in chunks
-(transfer gains and probe cosine). Each unit is keyed by a content hash of the data fingerprint,
+Units: one joint measurement run (gradient cosine and lookahead), ``analyze.stability_runs`` more
+at other seeds, and probe trainings in chunks (transfer gains and probe cosine). The measures come
+from the main run; every run's measurements per window, and the probes' per seed, are kept in
+``affinity.json["samples"]`` for the group step to resample (stability of the grouping). Each unit is keyed by a content hash of the data fingerprint,
 the tasks, the settings it depends on and its seed, and is committed to the run store as soon as it
 finishes, so a rerun reuses every finished unit.
 """
@@ -53,6 +55,11 @@ def probe_unit(args: dict[str, Any]) -> dict[str, Any]:
     return {"records": records}
 
 
+def stability_seeds(cfg: Config) -> list[int]:
+    """Seeds of the extra joint runs whose measurements the stability of the grouping resamples."""
+    return [cfg.seed + 1000 + k for k in range(cfg.analyze.stability_runs)]
+
+
 def probe_specs(names: list[str], seeds: int, base_seed: int, exhaustive: bool) -> list[tuple[tuple[str, ...], int]]:
     """Singles and pairs (or every non-empty subset when exhaustive) for each seed."""
     if exhaustive:
@@ -80,11 +87,12 @@ def plan_units(cfg: Config, taskset: TaskSet, measures: list[str], exhaustive: b
     joint_measures = [m for m in measures if MEASURES[m].target == JOINT]
     if joint_measures:
         settings = {k: a[k] for k in JOINT_SETTINGS}
-        key = content_hash({"kind": "joint", "lookahead": "optimizer-step", "data": fp, "tasks": names, "settings": settings, "model": model,
-                            "seed": cfg.seed, "measures": sorted(joint_measures)})
-        units.append(Unit(key, "joint", JOINT,
-                          {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": cfg.seed,
-                           "measures": joint_measures, "device": device or cfg.train.device}))
+        for seed in [cfg.seed, *stability_seeds(cfg)]:  # the main run, then the runs stability resamples
+            key = content_hash({"kind": "joint", "lookahead": "optimizer-step", "data": fp, "tasks": names,
+                                "settings": settings, "model": model, "seed": seed, "measures": sorted(joint_measures)})
+            units.append(Unit(key, "joint", JOINT,
+                              {"taskset": taskset, "names": names, "analyze": a, "model": model, "seed": seed,
+                               "measures": joint_measures, "device": device or cfg.train.device}))
     if exhaustive or any(MEASURES[m].target == PROBES for m in measures):
         if exhaustive and len(names) > MAX_EXHAUSTIVE:
             from ..errors import ConfigError
@@ -122,6 +130,14 @@ def transfer_matrices(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[
     seeds.
     """
     names = taskset.task_names
+    gains, cos = transfer_samples(records, taskset)
+    return (AffinityMatrix("transfer", names, gains.mean(0), _stderr(gains)),
+            AffinityMatrix("probe_cosine", names, cos.mean(0), _stderr(cos)))
+
+
+def transfer_samples(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[np.ndarray, np.ndarray]:
+    """Per-seed pairwise transfer gains and probe cosines, each of shape (seeds, N, N)."""
+    names = taskset.task_names
     idx = {n: i for i, n in enumerate(names)}
     N = len(names)
     refs = references(taskset)
@@ -137,8 +153,19 @@ def transfer_matrices(records: list[dict[str, Any]], taskset: TaskSet) -> tuple[
         for src, dst in ((a, b), (b, a)):
             gains[si, idx[src], idx[dst]] = probe_gain(refs[dst], dst, r, single[(dst, r["seed"])])
         cos[si, idx[a], idx[b]] = cos[si, idx[b], idx[a]] = r["cosine"][0][1]
-    return (AffinityMatrix("transfer", names, gains.mean(0), _stderr(gains)),
-            AffinityMatrix("probe_cosine", names, cos.mean(0), _stderr(cos)))
+    return gains, cos
+
+
+def joint_samples(records: dict[str, Any], window: int) -> dict[str, list[np.ndarray]]:
+    """One joint run's measurements per measured window: gradient cosine as measured, lookahead
+    averaged over the ``window`` steps of each window (so both count the same measurements)."""
+    out: dict[str, list[np.ndarray]] = {}
+    if records.get("cosine"):
+        out["gradient_cosine"] = [np.asarray(c, dtype=float) for c in records["cosine"]]
+    look = [np.asarray(z, dtype=float) for z in records.get("lookahead") or []]
+    if look:
+        out["lookahead"] = [np.mean(look[i:i + window], 0) for i in range(0, len(look), window)]
+    return out
 
 
 def probe_gain(ref: Reference, task: str, record: dict[str, Any], alone: dict[str, Any]) -> float:
@@ -203,7 +230,13 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
     names = taskset.task_names
     found: dict[str, AffinityMatrix] = {}
     records: list[dict[str, Any]] = []
+    samples: dict[str, list[list[np.ndarray]]] = {}  # measure -> runs -> measurements (for stability)
     for unit, res in zip(units, results):
+        if unit.kind == "joint":
+            for m, run in joint_samples(res.get("records") or {}, cfg.analyze.window_steps).items():
+                samples.setdefault(m, []).append(run)
+            if unit.args["seed"] != cfg.seed:
+                continue  # a stability run: its measurements are resampled, never averaged in
         if unit.kind in ("joint", "measure"):  # {measure: {"matrix", "stderr", extras...}}
             for m in MEASURES:
                 if MEASURES[m].target == unit.fn and m in res:
@@ -218,8 +251,13 @@ def analyze(cfg: Config, taskset: TaskSet, store: RunStore | None, *, measures: 
         transfer, probe_cos = transfer_matrices(records, taskset)
         found["transfer"] = transfer
         found["probe_cosine"] = probe_cos
+        gains, cos = transfer_samples(records, taskset)
+        samples["transfer"], samples["probe_cosine"] = [list(gains)], [list(cos)]
     ordered = {m: found[m] for m in MEASURES if m in found}
     doc["measures"] = {m: a.to_dict() for m, a in ordered.items()}
+    if cfg.analyze.stability_runs or cfg.group.stability_resamples:
+        doc["samples"] = {m: {"runs": [[np.round(x, 6).tolist() for x in run] for run in runs]}
+                          for m, runs in samples.items() if m in ordered}
     doc["agreement"] = agreement(ordered)
     if exhaustive and records:
         doc["subsets"] = subset_scores(records, taskset)

@@ -34,6 +34,7 @@ from ..runtime.progress import ProgressFn
 from ..runtime.store import RunStore
 from ..tasks import TaskSet
 from .final import choose_final, proposers
+from .reproduce import final_stability
 from .stacked import train_networks
 from .statistics import PartRows, RowEvidence
 from .verdict import verdict
@@ -310,6 +311,7 @@ def compare(cfg: Config, taskset: TaskSet, groupings: GroupingsDoc, store: RunSt
                         alternatives=out_alts, budget_curve=curve,
                         delta_m_basis=_basis(refs, single, single_val), halving=halving)
     final = doc.final = choose_final(out_alts, proposers(groupings, out_alts))
+    final.stability = final_stability(groupings.stability, out_alts, final.groups, list(names))
     v = doc.verdict = verdict(doc, affinity, evidence, cfg.compare.equivalence_margin,
                               chosen_on_validation=_chosen_on_validation(groupings))
     final.decision = v.decision

@@ -10,6 +10,7 @@ from .document import Block, Cell, Columns, Figure, Heading, Para, Section, Span
 
 SIDE_BY_SIDE_MAX_N = 8  # heatmaps of up to this many tasks fit two to a row
 from .load import finite, obj
+from .stability import stability_blocks
 
 READ_HEATMAP = ("Each heatmap shows how training on the source task (row) affects the target task (column): "
                 "blue means the source helps the target, red that it hurts, white no effect. Rows and columns "
@@ -147,6 +148,7 @@ def groupings_section(ctx: Context) -> Section:
                      "width the strength." + more + " Close nodes attract each other (spring layout, fixed seed)."])]
     section.blocks.extend(_calibration_blocks(ctx))
     section.blocks.extend(_candidates_blocks(ctx))
+    section.blocks.extend(stability_blocks(ctx))
     return section
 
 

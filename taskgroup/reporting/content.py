@@ -15,6 +15,7 @@ from .context import Context
 from .document import Block, Bullets, Cell, Document, Para, Section, Span, Stats, Table
 from .load import RunData, finite, obj
 from .notes import methods_section, reproducibility_section
+from .stability import stability_warning
 
 STEPS = (("analyze", "affinity.json", "affinity"), ("group", "groupings.json", "groupings"),
          ("compare", "comparison.json", "comparison"))
@@ -46,6 +47,7 @@ def lead(ctx: Context) -> list[Block]:
                             " or the missing steps, then ", Span("taskgroup report DIR", "code"), " again."],
                            kind="pending"))
     blocks.append(_verdict(data))
+    blocks.extend(stability_warning(data))
     blocks.extend(_groups_in_words(ctx))
     stats = _key_numbers(ctx)
     if stats:

@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.colors import TwoSlopeNorm, to_hex
+from matplotlib.colors import Normalize, TwoSlopeNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -129,11 +129,12 @@ def _fmt_err(e: float, scale: float) -> str:
 
 
 def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, value_label: str,
-            stderr: np.ndarray | None = None) -> bytes:
+            stderr: np.ndarray | None = None, share: bool = False) -> bytes:
     """Source tasks as rows, target tasks as columns, a diverging map centred at 0.
 
     The diagonal (a task's effect on itself) is greyed out and left out of the colour scale, since
-    it is uninformative and would otherwise wash out the pairs that matter.
+    it is uninformative and would otherwise wash out the pairs that matter. ``share``: the entries
+    are shares from 0 to 1 of a symmetric relation (a sequential map on that fixed range, axes "task").
     """
     n = len(labels)
     m = np.array(matrix, dtype=float)
@@ -148,13 +149,15 @@ def heatmap(matrix: np.ndarray, labels: Sequence[str], title: str, value_label: 
     fig, ax = _frame(side, side, left=label_w + 0.4, right=1.55,
                      bottom=label_w * (1.0 if steep else 0.75) + 0.5, top=0.45)
     cmap = matplotlib.colormaps["RdBu"].with_extremes(bad=GRID)
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, norm=TwoSlopeNorm(0.0, -vmax, vmax),
-                   aspect="equal", interpolation="nearest")
+    norm: Normalize = TwoSlopeNorm(0.0, -vmax, vmax)
+    if share:
+        cmap, norm, vmax = matplotlib.colormaps["Blues"].with_extremes(bad=GRID), Normalize(0.0, 1.0), 1.0
+    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, norm=norm, aspect="equal", interpolation="nearest")
     ax.set_xticks(range(n), names, rotation=90 if steep else 45, ha="right", rotation_mode="anchor", fontsize=fs)
     ax.set_yticks(range(n), names, fontsize=fs)
     ax.tick_params(length=2, pad=2)
-    ax.set_xlabel("target task (the one affected)", color=MUTED, fontsize=fs)
-    ax.set_ylabel("source task (the one trained on)", color=MUTED, fontsize=fs)
+    ax.set_xlabel("task" if share else "target task (the one affected)", color=MUTED, fontsize=fs)
+    ax.set_ylabel("task" if share else "source task (the one trained on)", color=MUTED, fontsize=fs)
     ax.set_title(mpl_text(title, 60), fontsize=fs + 2, color=INK, loc="left")
     grid = np.arange(-0.5, n, 1.0)
     lw = 1.0 if n <= 24 else 0.4

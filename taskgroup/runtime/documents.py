@@ -290,6 +290,17 @@ class DataInfo:
 
 
 @dataclass
+class MeasureSamples:
+    """The raw measurements behind one measure, which the group step resamples (stability).
+
+    ``runs[r][k]`` is measurement k of run r, an N x N matrix like ``MeasureDoc.matrix``: a joint
+    run at one seed and one of its measured windows, or the probes with one matrix per probe seed.
+    """
+
+    runs: list[list[list[list[float | None]]]]
+
+
+@dataclass
 class AffinityDoc(Document):
     """``affinity.json``: the measured affinities between tasks."""
 
@@ -305,6 +316,7 @@ class AffinityDoc(Document):
     measured_groups: list[SubsetScore] | None = None  # calibration probes: groups of 3+ tasks
     settings: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    samples: dict[str, MeasureSamples] = field(default_factory=dict)  # absent before stability
 
     def validate(self, where: str) -> None:
         check_names(self.tasks, f"{where}: tasks")
@@ -315,6 +327,12 @@ class AffinityDoc(Document):
                 extra = getattr(m, key)
                 if extra is not None:
                     _square(extra, n, f"{where}: measures.{name}.{key}")
+        for name, sampled in self.samples.items():
+            if name not in self.measures:
+                raise DocumentError(f"{where}: samples.{name}: is not a measure of this document")
+            for r, run in enumerate(sampled.runs):
+                for k, matrix in enumerate(run):
+                    _square(matrix, n, f"{where}: samples.{name}.runs[{r}][{k}]")
         known = set(self.tasks)
         for i, info in enumerate(self.task_info):
             if info.name not in known:
@@ -366,6 +384,33 @@ class CalibrationDoc:
 
 
 @dataclass
+class ResampledGrouping:
+    """What the group step proposed from one resample of the affinity measurements."""
+
+    recommended: Groups
+    candidates: list[Groups] = field(default_factory=list)
+
+
+@dataclass
+class StabilityDoc:
+    """How the grouping moves under resampling of the affinity measurements (``groupings.json["stability"]``).
+
+    ``co_assignment[i][j]``: the share of resamples whose recommended grouping puts tasks i and j in
+    one group; ``reproduced``: the share whose recommended grouping equals the recommendation made
+    from all measurements; ``partitions``: each resample's proposals, from which compare tells how
+    often the final (verified) grouping is reproduced. ``resamples`` 0 means off (``reason`` says why).
+    """
+
+    resamples: int
+    method: str = ""
+    runs: dict[str, int] = field(default_factory=dict)
+    co_assignment: list[list[float]] | None = None
+    reproduced: float | None = None
+    partitions: list[ResampledGrouping] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass
 class GroupingsDoc(Document):
     """``groupings.json``: the recommended grouping and the other candidates."""
 
@@ -379,6 +424,7 @@ class GroupingsDoc(Document):
     selection: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     calibration: CalibrationDoc | None = None
+    stability: StabilityDoc | None = None   # absent in documents written before stability
 
     @property
     def partition(self) -> bool:
@@ -390,6 +436,16 @@ class GroupingsDoc(Document):
         check_groups(self.recommended.groups, self.tasks, f"{where}: recommended.groups")
         for i, c in enumerate(self.candidates):
             check_groups(c.groups, self.tasks, f"{where}: candidates[{i}].groups")
+        st = self.stability
+        if st is not None:
+            if st.co_assignment is not None:
+                _square(st.co_assignment, len(self.tasks), f"{where}: stability.co_assignment")
+            for i, p in enumerate(st.partitions):
+                check_groups(p.recommended, self.tasks, f"{where}: stability.partitions[{i}].recommended",
+                             cover=self.partition)
+                for j, c in enumerate(p.candidates):
+                    check_groups(c, self.tasks, f"{where}: stability.partitions[{i}].candidates[{j}]",
+                                 cover=self.partition)
 
 
 # -- comparison.json ------------------------------------------------------------------------------
@@ -489,6 +545,22 @@ class BudgetPoint:
 
 
 @dataclass
+class FinalStability:
+    """How often propose-then-verify ends at the final grouping under the group step's resamples.
+
+    In each resample the verified answer is the best trained grouping among those the resample
+    proposed and the baselines; ``reproduced`` is the share of resamples where that answer is the
+    final grouping, ``co_assignment`` how often each pair of tasks shares a group in those answers,
+    ``untrained`` the share of resamples whose recommended grouping no network was trained for.
+    """
+
+    resamples: int
+    reproduced: float
+    co_assignment: list[list[float]]
+    untrained: float = 0.0
+
+
+@dataclass
 class FinalChoice:
     """The final recommendation: the eligible trained grouping best on the select part of validation."""
 
@@ -502,6 +574,7 @@ class FinalChoice:
     delta_m_estimate: float | None = None
     decision: str | None = None
     considered: list[str] = field(default_factory=list)
+    stability: FinalStability | None = None   # absent without groupings.json["stability"]
 
 
 @dataclass
@@ -578,6 +651,8 @@ class ComparisonDoc(Document):
             raise DocumentError(f"{where}: alternatives: no alternative named 'recommended'")
         if self.final is not None:
             check_groups(self.final.groups, self.tasks, f"{where}: final.groups")
+            if self.final.stability is not None:
+                _square(self.final.stability.co_assignment, len(self.tasks), f"{where}: final.stability.co_assignment")
             if self.final.name not in seen:
                 raise DocumentError(f"{where}: final.name: {self.final.name!r} is not an alternative")
         if self.models is not None:
