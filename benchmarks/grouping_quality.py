@@ -40,6 +40,8 @@ def timed_analyze(cfg, measures: list[str], exhaustive: bool = False, store=None
             seconds[info["kind"]] += float(info["seconds"])
 
     doc = analyze(cfg, taskset, store, measures=measures, exhaustive=exhaustive, progress=progress)
+    # a measure needs one joint run; the stability runs at other seeds (same steps) are taskgroup's own
+    seconds["joint"] /= 1 + cfg.analyze.stability_runs
     per_measure = {m: seconds[k] for k, ms in KINDS.items() for m in ms if m in doc["measures"]}
     if exhaustive:
         per_measure["subsets"] = seconds["probes"]
