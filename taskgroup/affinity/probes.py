@@ -10,8 +10,8 @@ numbers.
 
 Each probe reports every task's validation metric at that task's own best validation checkpoint,
 and (for two or more tasks) the gradient cosine between its tasks measured during its own training.
-A probe stops when each of its tasks has gone ``probe_patience`` evaluations without improving (or
-at ``probe_steps``). Reading a pair at one checkpoint chosen on its summed loss, as a single probe
+A probe stops after ``probe_patience`` evaluations in which neither any of its tasks nor their mean
+improved (or at ``probe_steps``), so it trains at least as long as when it stopped on the mean alone. Reading a pair at one checkpoint chosen on its summed loss, as a single probe
 is read at its own best, would bias pairwise transfer gains against sharing: the single task gets
 the best of all its checkpoints, each task of the pair only a compromise between the two.
 """
@@ -25,7 +25,6 @@ from typing import Any, Callable
 import torch
 
 from ..training.batching import Batcher, TaskData, stack_batches
-from ..training.early_stopping import EarlyStopping
 from ..config import AnalyzeConfig, ModelConfig
 from ..training.stack import SlotData, Stack, head_signature, vmap_works
 from ..tasks import VAL, TaskSet
@@ -90,8 +89,13 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
     opt = torch.optim.Adam(stack.parameters(), lr=cfg.lr)
     base, best_outs = slots.split_losses(stack, VAL)
     base = base.clamp_min(1e-8)
-    # each task of each probe (M x K runs) keeps its own best checkpoint and stops on its own
-    stopping = EarlyStopping(cfg.probe_patience, runs=M * K)
+    # every task of every probe keeps its own best checkpoint (relative validation loss); a probe stops
+    # after probe_patience evaluations in which neither any of its tasks nor their mean improved
+    task_best = torch.full((M, K), float("inf"), device=dev)
+    task_step = torch.zeros(M, K, dtype=torch.long, device=dev)
+    mean_best = torch.full((M,), float("inf"), device=dev)
+    bad = torch.zeros(M, dtype=torch.long, device=dev)
+    done = torch.zeros(M, dtype=torch.bool, device=dev)
     cos_sum = torch.zeros(M, K, K, device=dev)
     cos_n = 0
     eye = torch.eye(K, device=dev)
@@ -120,12 +124,19 @@ def _train_stack(taskset: TaskSet, specs: list[ProbeSpec], cfg: AnalyzeConfig, m
         opt.step()
         if step % cfg.probe_eval_every == 0 or step == cfg.probe_steps:
             losses_now, outs = slots.split_losses(stack, VAL)
-            improved = stopping.update((losses_now / base).reshape(-1).cpu(), step).view(M, K).to(dev)
+            rel = losses_now / base
+            improved = (rel < task_best - 1e-6) & ~done.unsqueeze(1)
+            mean_improved = (rel.mean(1) < mean_best - 1e-6) & ~done
+            task_best = torch.where(improved, rel, task_best)
+            task_step = torch.where(improved, torch.full_like(task_step, step), task_step)
+            mean_best = torch.where(mean_improved, rel.mean(1), mean_best)
+            bad = torch.where(improved.any(1) | mean_improved, torch.zeros_like(bad), bad + (~done).long())
+            done |= bad >= cfg.probe_patience
             best_outs = [torch.where(improved[:, k].view(M, *([1] * (o.dim() - 1))), o, b)
                          for k, (o, b) in enumerate(zip(outs, best_outs))]
-            if stopping.done:
+            if bool(done.all()):
                 break
-    best_step = stopping.best_step.view(M, K).max(1).values
+    best_step = task_step.max(1).values
     seconds = time.perf_counter() - start
     records = []
     for m, sp in enumerate(specs):
