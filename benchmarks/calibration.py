@@ -25,6 +25,7 @@ left to hold out), SARCOS torques 1-6 (2,000 rows), and from ../shared/data Land
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -162,9 +163,11 @@ def run(sets: Sequence[str], specs: dict[str, dict[str, Any]], workdir: Path, se
 def main(argv: Sequence[str] | None = None) -> None:
     p = base_parser(__doc__.splitlines()[0])
     p.add_argument("--sets", default=",".join(SETS), help="comma-separated: " + ", ".join(SETS))
-    p.add_argument("--seeds", type=int, default=1, help="analysis seeds per set (default 1)")
+    p.add_argument("--seeds", type=int, default=2, help="analysis seeds per set (default 2)")
     p.add_argument("--draws", type=int, default=DRAWS, help="draws of training groups per size")
-    p.add_argument("--workdir", default=None, help="keep the run directories here (default: a temporary folder)")
+    p.add_argument("--workdir", default=os.environ.get("TASKGROUP_CALIBRATION_WORKDIR"),
+                   help="keep the run directories here, reusing their stored units (default: "
+                        "$TASKGROUP_CALIBRATION_WORKDIR, else a temporary folder)")
     a = p.parse_args(argv)
     set_threads(a.threads)
     with tempfile.TemporaryDirectory(prefix="taskgroup-calibration-") as tmp:

@@ -78,9 +78,10 @@ def test_the_predictor_is_used_when_it_beats_every_raw_measure_held_out():
     # the gain is the sum of two measures' scores: each alone ranks the groups only partly
     measured = [MeasuredGroup(g, group_score(a, g) + group_score(b, g)) for g in groups]
     cal = calibrate(NAMES, {"a": a, "b": b}, measured)
-    assert cal.summary.choice == "calibrated" and cal.summary.form.startswith("ridge")
+    assert cal.summary.choice == "calibrated"
     assert cal.summary.cv_spearman > max(cal.summary.raw_spearman.values())
-    assert 0.3 < cal.summary.weights["a"] < 0.7 and abs(sum(cal.summary.weights.values()) - 1) < 1e-6
+    assert cal.summary.weights["a"] > 0.1 and cal.summary.weights["b"] > 0.1  # both measures carry weight
+    assert abs(sum(cal.summary.weights.values()) - 1) < 1e-6
     # and a measure that alone ranks every group exactly is not beaten: it is chosen itself
     exact = [MeasuredGroup(g, 2 * group_score(a, g)) for g in groups]
     cal = calibrate(NAMES, {"a": a, "b": b}, exact)
@@ -89,15 +90,14 @@ def test_the_predictor_is_used_when_it_beats_every_raw_measure_held_out():
 
 def test_predictor_is_deterministic_and_its_cross_validation_never_sees_the_held_out_gain():
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(9, 3))
-    y = X @ [1.0, -0.5, 0.0] + rng.normal(0, 0.1, 9)
-    names = ["a", "b", "c"]
-    assert fit(X, y, names) == fit(X, y, names)
-    first = cross_validate(X, y, names)
-    assert np.array_equal(first, cross_validate(X, y, names))
+    X = np.c_[rng.normal(size=(9, 2)), rng.integers(3, 7, 9)]  # two measures' scores, then the size
+    y = X @ [1.0, 0.5, -0.1] + rng.normal(0, 0.1, 9)
+    assert fit(X, y) == fit(X, y)
+    first = cross_validate(X, y)
+    assert np.array_equal(first, cross_validate(X, y))
     changed = y.copy()
     changed[4] += 100.0  # a wild held-out gain changes every prediction but its own
-    again = cross_validate(X, changed, names)
+    again = cross_validate(X, changed)
     assert again[4] == first[4] and not np.allclose(np.delete(again, 4), np.delete(first, 4))
 
 

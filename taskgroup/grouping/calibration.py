@@ -13,16 +13,16 @@ measured gains of 5-10 trained groups. taskgroup's version:
 - target: the group's gain, the mean over its tasks of the relative change against each task's
   single-task probe;
 - features: every measure's group score (the mean of its entries between members, which is also
-  the mean over members of their HOA/TAG score);
-- predictor: :mod:`.gainmodel` (one measure alone or strong ridge on all, the form chosen by
-  leave-one-group-out), evaluated by an outer leave-one-group-out loop.
+  the mean over members of their HOA/TAG score), and the group's number of tasks;
+- predictor: :mod:`.gainmodel` (measures weighted by their rank agreement with the gains, then a
+  ridge regression on the weighted score and the size), evaluated by leave-one-group-out.
 
 ``choice`` says what ``group.measure = "auto"`` uses: ``"calibrated"`` when the predictor's
 held-out Spearman correlation with the measured gains beats every raw measure's (a raw score needs
 no fitting, so its Spearman over the training groups is already held out); else the raw measure
 that agrees best; either only when its Spearman is beyond chance (:func:`min_agreement`); else None
-(the fixed order of ``sources.PREFERENCE`` decides). ``weights`` is each measure's share of the fitted prediction's
-movement over the training groups, which tells which measure the data trust.
+(the fixed order of ``sources.PREFERENCE`` decides). ``weights`` is each measure's (and the size's) share of the fitted
+prediction's movement over the training groups, which tells which measure the data trust.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
-from taskgroup.grouping.gainmodel import GainModel, cross_validate, fit
+from taskgroup.grouping.gainmodel import GainModel, cross_validate, fit, r2, spearman
 from taskgroup.runtime.documents import CalibrationDoc
 
 MIN_GROUPS = 5
@@ -53,6 +53,8 @@ def min_agreement(groups: int) -> float:
     return Z_ONE_SIDED / math.sqrt(max(groups - 1, 1))
 
 CALIBRATED = "calibrated"
+SIZE = "group_size"
+"""The name of the group-size column among the predictor's weights."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Calibration:
         """Predicted gain of each group (task indices); needs a fitted model."""
         if self.model is None:
             raise ValueError("no fitted calibration model")
-        return self.model.predict(features(self.matrices, groups))
+        return self.model.predict(design(self.matrices, groups))
 
     def group_scorer(self):
         """Group (task indices) -> each member's score: the group's predicted gain (a task alone: 0)."""
@@ -134,20 +136,19 @@ def measured_groups(names: list[str], measured: Sequence[dict] | None, subsets: 
     return [MeasuredGroup(m, g) for m, g in out.items()]
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman correlation; 0 when either side is constant."""
-    from scipy.stats import spearmanr
-
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return 0.0
-    value = float(spearmanr(a, b).statistic)
-    return value if math.isfinite(value) else 0.0
+def design(matrices: dict[str, np.ndarray], groups: Sequence[Sequence[int]]) -> np.ndarray:
+    """The predictor's columns: every measure's group score, then the group's number of tasks."""
+    return np.c_[features(matrices, groups), [len(set(g)) for g in groups]]
 
 
-def r2(pred: np.ndarray, y: np.ndarray) -> float:
-    """Coefficient of determination of ``pred`` for ``y`` (0 when ``y`` is constant)."""
-    ss = float(np.sum((y - y.mean()) ** 2))
-    return 1.0 - float(np.sum((y - pred) ** 2)) / ss if ss > 0 else 0.0
+def _line_loo(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Leave-one-group-out predictions of a straight line through one score."""
+    out = np.empty(len(y))
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        slope, icpt = np.polyfit(x[keep], y[keep], 1) if np.ptp(x[keep]) > 0 else (0.0, float(y[keep].mean()))
+        out[i] = icpt + slope * x[i]
+    return out
 
 
 def calibrate(names: list[str], matrices: dict[str, np.ndarray], groups: Sequence[MeasuredGroup]) -> Calibration:
@@ -162,15 +163,14 @@ def calibrate(names: list[str], matrices: dict[str, np.ndarray], groups: Sequenc
         return Calibration(CalibrationDoc(len(groups), measures, reason=(
             f"{len(groups)} measured groups of 3 or more tasks; calibration needs {MIN_GROUPS} "
             "(analyze.calibration_groups)")))
-    X = features(matrices, [g.members for g in groups])
+    X = design(matrices, [g.members for g in groups])
     y = np.array([g.gain for g in groups])
-    held_out = cross_validate(X, y, measures)
+    held_out = cross_validate(X, y)
     doc = CalibrationDoc(len(groups), measures, cv_spearman=round(spearman(held_out, y), 6),
                          cv_r2=round(r2(held_out, y), 6))
     for k, m in enumerate(measures):
         doc.raw_spearman[m] = round(spearman(X[:, k], y), 6)
-        line = cross_validate(X[:, k:k + 1], y, [m])  # a straight line through this score alone
-        doc.raw_r2[m] = round(r2(line, y), 6)
+        doc.raw_r2[m] = round(r2(_line_loo(X[:, k], y), y), 6)  # a straight line through this score alone
     best = max(measures, key=lambda m: (doc.raw_spearman[m], -measures.index(m)))
     best_raw = doc.raw_spearman[best]
     floor = min_agreement(len(y))
@@ -185,11 +185,11 @@ def calibrate(names: list[str], matrices: dict[str, np.ndarray], groups: Sequenc
     else:
         doc.reason = (f"no score agrees with {len(y)} measured group gains beyond chance (best Spearman "
                       f"{max(best_raw, doc.cv_spearman):.2f} < {floor:.2f}); the fixed order decides")
-    model = fit(X, y, measures)
+    model = fit(X, y)
     doc.form = model.form
     spread = model.spread(X)
     total = float(spread.sum())
-    doc.weights = {m: round(float(v) / total, 6) if total > 0 else 0.0 for m, v in zip(measures, spread)}
+    doc.weights = {m: round(float(v) / total, 6) if total > 0 else 0.0 for m, v in zip([*measures, SIZE], spread)}
     doc.trusted = max(measures, key=lambda m: (doc.weights[m], -measures.index(m))) if total > 0 else None
     return Calibration(doc, model, dict(matrices))
 
