@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from taskgroup.affinity import joint
+from taskgroup.affinity import joint, ownrows
 from taskgroup.affinity.lookahead import lookahead, lookahead_from_features
-from taskgroup.affinity.ownrows import own_feature_gradients, own_gradients, own_losses, own_rows
+from taskgroup.affinity.ownrows import (mlp_forward, mlp_layers, own_feature_gradients, own_gradients, own_losses,
+                                        own_rows)
 from taskgroup.affinity.pergrad import per_task_gradients
 from taskgroup.config import AnalyzeConfig, ModelConfig
 from taskgroup.data.synthetic import synthetic
@@ -34,9 +35,13 @@ def _step(kind: str = "mixed", dropout: float = 0.0, shared_rows: bool = False):
     return data, model, opt, batcher.next(3)
 
 
-@pytest.mark.parametrize("kind", ["regression", "mixed"])
-def test_own_rows_reproduce_the_dense_gradients_losses_and_lookahead(kind):
+@pytest.mark.parametrize("kind,mlp", [("regression", True), ("mixed", True), ("mixed", False)])
+def test_own_rows_reproduce_the_dense_gradients_losses_and_lookahead(kind, mlp, monkeypatch):
     data, model, opt, batch = _step(kind)
+    layers = mlp_layers(model.encoder)
+    assert layers is not None
+    if not mlp:                       # any other encoder: functional_call under vmap
+        monkeypatch.setattr(ownrows, "mlp_layers", lambda encoder: None)
     x, targets = data.X[batch.rows], data.target_batch(batch.rows)
     z = model.encode(x)
     out = model.decode(z)
@@ -52,7 +57,8 @@ def test_own_rows_reproduce_the_dense_gradients_losses_and_lookahead(kind):
 
     dense_z = lookahead(model.encoder, model.decode, lambda o: (data.row_losses(o, targets) * batch.weights).sum(0),
                         x, opt, dense_g)
-    own_z = lookahead_from_features(model.encoder, own_losses(own, model.heads), x, opt, g)
+    forward = (lambda p, h: mlp_forward(layers, p, h)) if mlp else None
+    own_z = lookahead_from_features(model.encoder, own_losses(own, model.heads), x, opt, g, forward)
     assert dense_z.abs().max() > 1e-3            # a real signal is compared, not zeros
     assert torch.allclose(own_z, dense_z, atol=1e-5)
 

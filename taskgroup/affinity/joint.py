@@ -30,7 +30,7 @@ from ..config import AnalyzeConfig, ModelConfig
 from ..tasks import TaskSet
 from ..training.trainer import build_model, check_finite
 from .lookahead import _unflatten, lookahead_from_features
-from .ownrows import own_feature_gradients, own_gradients, own_losses, own_rows
+from .ownrows import mlp_forward, mlp_layers, own_feature_gradients, own_gradients, own_losses, own_rows, own_step
 from ..runtime.progress import ProgressFn
 from .pergrad import cosine_matrix, linear_feature_gradients, per_task_gradients
 
@@ -79,16 +79,25 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
         batch = drawn.to(device)
         x = data.X[batch.rows]
         targets = data.target_batch(batch.rows)
-        z = model.encode(x)
-        out = model.decode(z)
-        losses = (data.row_losses(out, targets) * batch.weights).sum(0)
-        check_finite(losses, names, step + 1, "analyze.lr")
         phase_pos = step % cfg.every
         measuring = (want_cos or want_look) and step < last_measured and phase_pos < window
+        # measured steps on each task's own rows when the batch allows it (:mod:`.ownrows`)
+        own = own_rows(drawn.weights, targets, data.tasks, model.heads, model.encoder) \
+            if measuring and method == "batched" else None
+        layers = mlp_layers(model.encoder) if own is not None else None
+        if layers is not None:  # one forward and backward give every task's gradient and the heads'
+            losses, g, head_grads = own_step(own, layers, model.encoder, model.heads, x)
+        else:
+            z = model.encode(x)
+            out = model.decode(z)
+            losses = (data.row_losses(out, targets) * batch.weights).sum(0)
+        check_finite(losses, names, step + 1, "analyze.lr")
         if measuring:
-            own = own_rows(drawn.weights, targets, data.tasks, model.heads, model.encoder) \
-                if method == "batched" else None
-            if own is not None:  # each head on its own task's rows only (:mod:`.ownrows`)
+            forward = before = None
+            if layers is not None:
+                feature_losses = own_losses(own, model.heads)
+                forward, before = (lambda p, h: mlp_forward(layers, p, h)), losses  # noqa: E731
+            elif own is not None:
                 grads = torch.autograd.grad(losses.sum(), [*out, *heads], retain_graph=True, allow_unused=True)
                 g = own_gradients(own, model.encoder, x, own_feature_gradients(own, grads[:len(out)], model.heads))
                 head_grads = grads[len(out):]
@@ -96,11 +105,12 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
             else:
                 dz = linear_feature_gradients(losses, out, list(model.heads)) if method == "batched" else None
                 g = per_task_gradients(losses, z, shared, cfg.chunk_size, method, feature_grads=dz)
-                head_grads = None
+                head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
                 feature_losses = lambda f: (data.row_losses(model.decode(f), targets) * batch.weights).sum(0)  # noqa: E731
             acc = g if acc is None or phase_pos == 0 else acc + g
             if want_look:
-                look_samples.append(lookahead_from_features(model.encoder, feature_losses, x, opt, g).cpu().numpy())
+                look_samples.append(lookahead_from_features(model.encoder, feature_losses, x, opt, g, forward,
+                                                            before).cpu().numpy())
             if phase_pos == window - 1:
                 if want_cos:
                     cos_samples.append(cosine_matrix(acc).cpu().numpy())
@@ -108,8 +118,6 @@ def joint_run(taskset: TaskSet, names: list[str], cfg: AnalyzeConfig, model_cfg:
                     norm_samples.append(n[:, None] / np.maximum(n[None, :], 1e-12))
                     steps_measured.append(step)
             opt.zero_grad(set_to_none=True)
-            if head_grads is None:
-                head_grads = torch.autograd.grad(losses.sum(), heads, allow_unused=True)
             for p, gp in zip(heads, head_grads):
                 p.grad = gp
             for p, gp in zip(shared, _unflatten(g.sum(0), shared)):

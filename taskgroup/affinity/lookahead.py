@@ -50,6 +50,9 @@ def optimizer_updates(opt: torch.optim.Optimizer, params: list[torch.Tensor], gr
     :class:`torch.optim.Adam` (with L2 ``weight_decay``; not ``amsgrad``) and :class:`torch.optim.SGD`
     (momentum, dampening, Nesterov, weight decay).
     """
+    flat = _flat_adam(opt, params, grads)
+    if flat is not None:
+        return _unflatten(flat, params)
     steps = _unflatten(grads.detach(), params)
     out = []
     for p, g in zip(params, steps):
@@ -84,6 +87,32 @@ def optimizer_updates(opt: torch.optim.Optimizer, params: list[torch.Tensor], gr
     return out
 
 
+def _flat_adam(opt: torch.optim.Optimizer, params: list[torch.Tensor], grads: torch.Tensor) -> torch.Tensor | None:
+    """Adam's update of all ``params`` at once on the flat ``(T, P)`` gradients, when they share one
+    parameter group and one step count (the per-parameter rule elementwise, so the same numbers with
+    a few operations instead of a dozen per parameter); None otherwise."""
+    if type(opt) is not torch.optim.Adam:
+        return None
+    group = _group_of(opt, params[0])
+    if group.get("amsgrad") or group.get("maximize") or any(_group_of(opt, p) is not group for p in params[1:]):
+        return None
+    states = [opt.state.get(p, {}) for p in params]
+    if not all("exp_avg" in s for s in states) or len({float(s["step"]) for s in states}) != 1:
+        return None
+    theta = torch.cat([p.detach().reshape(-1) for p in params]).unsqueeze(0)
+    m = torch.cat([s["exp_avg"].reshape(-1) for s in states]).unsqueeze(0)
+    v = torch.cat([s["exp_avg_sq"].reshape(-1) for s in states]).unsqueeze(0)
+    g = grads.detach()
+    if group.get("weight_decay", 0.0):
+        g = g + group["weight_decay"] * theta
+    beta1, beta2 = group["betas"]
+    t = float(states[0]["step"]) + 1.0
+    m = beta1 * m + (1 - beta1) * g
+    v = beta2 * v + (1 - beta2) * g * g
+    denom = (v.sqrt() / (1 - beta2 ** t) ** 0.5) + group["eps"]
+    return theta - group["lr"] / (1 - beta1 ** t) * m / denom
+
+
 def lookahead(encoder: torch.nn.Module, decode: Callable[[torch.Tensor], list[torch.Tensor]],
               task_losses: Callable[[list[torch.Tensor]], torch.Tensor], x: torch.Tensor,
               opt: torch.optim.Optimizer, grads: torch.Tensor) -> torch.Tensor:
@@ -97,20 +126,36 @@ def lookahead(encoder: torch.nn.Module, decode: Callable[[torch.Tensor], list[to
 
 
 def lookahead_from_features(encoder: torch.nn.Module, feature_losses: Callable[[torch.Tensor], torch.Tensor],
-                            x: torch.Tensor, opt: torch.optim.Optimizer, grads: torch.Tensor) -> torch.Tensor:
+                            x: torch.Tensor, opt: torch.optim.Optimizer, grads: torch.Tensor,
+                            forward: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor] | None = None,
+                            before: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`lookahead` with ``feature_losses`` mapping the shared features of ``x`` to the ``(T,)`` losses
-    (heads and losses in one function, so that each head can be evaluated on its own rows only)."""
+    (heads and losses in one function, so that each head can be evaluated on its own rows only).
+
+    ``forward(stacked, x)``, when given, runs the encoder under S stacked parameter sets at once
+    (``(S, B, h)`` features, which ``feature_losses`` then maps to ``(S, T)``) in place of vmap; it
+    needs an encoder without randomness. ``before``: the ``(T,)`` losses at the current parameters,
+    when the caller has them already (then only the T updated parameter sets are evaluated).
+    """
     names = [n for n, _ in encoder.named_parameters()]
     params = [p for _, p in encoder.named_parameters()]
     updated = optimizer_updates(opt, params, grads)
-    stacked = {n: torch.cat([u, p.detach().unsqueeze(0)]) for n, u, p in zip(names, updated, params)}
     buffers = dict(encoder.named_buffers())
 
     def losses(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return feature_losses(functional_call(encoder, (p, buffers), (x,)))
 
     with torch.no_grad():
-        all_losses = vmap(losses, randomness="same")(stacked)     # (T + 1, T); the last row: no step
+        if forward is not None:
+            stacked = dict(zip(names, updated)) if before is not None else \
+                {n: torch.cat([u, p.detach().unsqueeze(0)]) for n, u, p in zip(names, updated, params)}
+            h = x.flatten(start_dim=1)
+            all_losses = feature_losses(forward(stacked, h.expand(len(next(iter(stacked.values()))), *h.shape)))
+            if before is not None:
+                all_losses = torch.cat([all_losses, before.detach().unsqueeze(0)])
+        else:
+            stacked = {n: torch.cat([u, p.detach().unsqueeze(0)]) for n, u, p in zip(names, updated, params)}
+            all_losses = vmap(losses, randomness="same")(stacked)     # (T + 1, T); the last row: no step
     after, before = all_losses[:-1], all_losses[-1]
     safe = torch.where(before > 0, before, torch.ones_like(before))
     z = 1.0 - after / safe

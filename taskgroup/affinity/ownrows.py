@@ -7,6 +7,10 @@ with ``B = rows_per_task x T`` both grow as T^3. Here each head sees only its ow
 and each task's encoder gradient is pushed back through its own rows only, so a measured step is
 O(T B) for the lookahead (T + 1 parameter sets, each on the B rows) and O(B) for the gradients.
 
+The built-in MLP encoder runs as batched matrix products over its parameter sets (one per task for
+the gradients, one per source task for the lookahead) instead of ``functional_call`` under vmap:
+at the joint run's sizes the per-call cost of those, not the arithmetic, dominates a measured step.
+
 The fast path needs an equal number of rows per task (the joint run's proportional allocation on
 tasks of equal size, or any batch with that property), linear heads of one shape, and an encoder
 without dropout (its forward is recomputed per task). :func:`own_rows` returns None otherwise and
@@ -23,6 +27,7 @@ from torch.func import functional_call, vjp, vmap
 
 from ..tasks import Task
 from ..training.objectives import row_loss
+from ..training.stack import _linear_layers
 
 
 @dataclass(frozen=True)
@@ -78,25 +83,28 @@ def own_rows(weights: torch.Tensor, targets: list[torch.Tensor], tasks: Sequence
 
 
 def own_losses(own: OwnRows, heads: Sequence[torch.nn.Linear]):
-    """A function from shared features z (B, h) to every task's loss (T,), each head on its own rows."""
-    weight = torch.stack([h.weight for h in heads]).detach()           # (T, o, h)
+    """A function from shared features z (..., B, h) to every task's loss (..., T), each head on its own rows."""
+    weight = torch.stack([h.weight for h in heads]).detach().transpose(1, 2)   # (T, h, o)
     bias = torch.stack([h.bias for h in heads]).detach().unsqueeze(1) if heads[0].bias is not None else None
 
     def losses(z: torch.Tensor) -> torch.Tensor:
-        zs = z[own.index]                                               # (T, k, h)
-        out = torch.bmm(zs, weight.transpose(1, 2)) if bias is None else torch.baddbmm(bias, zs, weight.transpose(1, 2))
-        return (row_losses(own, out) * own.weights).sum(1)
+        out = torch.matmul(z[..., own.index, :], weight)                      # (..., T, k, o)
+        if bias is not None:
+            out = out + bias
+        return (row_losses(own, out) * own.weights).sum(-1)
 
     return losses
 
 
 def row_losses(own: OwnRows, out: torch.Tensor) -> torch.Tensor:
-    """Per-row losses (T, k) of stacked outputs (T, k, o), one loss call per kind of task."""
+    """Per-row losses (..., T, k) of stacked outputs (..., T, k, o), one loss call per kind of task."""
+    targets = own.targets.expand(out.shape[:-1])
     if len(own.kinds) == 1:
-        return row_loss(own.kinds[0][0], out, own.targets)
-    rows = torch.empty(own.targets.shape, dtype=out.dtype, device=out.device)
+        return row_loss(own.kinds[0][0], out, targets)
+    axis = out.dim() - 3
+    rows = torch.empty(targets.shape, dtype=out.dtype, device=out.device)
     for task, idx in own.kinds:
-        rows = rows.index_copy(0, idx, row_loss(task, out[idx], own.targets[idx]))
+        rows = rows.index_copy(axis, idx, row_loss(task, out.index_select(axis, idx), targets.index_select(axis, idx)))
     return rows
 
 
@@ -106,19 +114,68 @@ def own_feature_gradients(own: OwnRows, d_out: list[torch.Tensor], heads: Sequen
     return torch.bmm(d, torch.stack([h.weight for h in heads]).detach())
 
 
+def mlp_layers(encoder: torch.nn.Module) -> list[str | None] | None:
+    """The built-in MLP encoder's Linear layer names (None for a ReLU), or None for any other encoder."""
+    return None if any(True for _ in encoder.buffers()) else _linear_layers(encoder)
+
+
+def mlp_forward(layers: list[str | None], params: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+    """The MLP with S parameter sets (each ``params[name]`` shaped (S, ...)) on ``h`` (S, R, in): (S, R, out)."""
+    for name in layers:
+        if name is None:
+            h = torch.relu(h)
+        else:
+            h = torch.baddbmm(params[f"{name}.bias"].unsqueeze(1), h, params[f"{name}.weight"].transpose(1, 2))
+    return h
+
+
 def own_gradients(own: OwnRows, encoder: torch.nn.Module, x: torch.Tensor, dz: torch.Tensor) -> torch.Tensor:
     """Flattened encoder gradients (T, P) of every task, each pushed back through its own rows only.
 
     ``dz`` (T, k, h): each task's loss gradient on its rows' features. The encoder's forward is
-    recomputed per task (vmapped over tasks), so its cost is one forward and backward of the B rows.
+    recomputed on each task's rows, so the cost is one forward and backward of the B rows.
     """
     names = [n for n, _ in encoder.named_parameters()]
+    xs = x[own.index]
+    layers = mlp_layers(encoder)
+    if layers is not None:      # one copy of the parameters per task, trained through its rows only
+        T = len(own.index)
+        copies = {n: p.detach().unsqueeze(0).expand(T, *p.shape).requires_grad_() for n, p in encoder.named_parameters()}
+        with torch.enable_grad():
+            z = mlp_forward(layers, copies, xs.flatten(start_dim=2))
+            grads = torch.autograd.grad(z, [copies[n] for n in names], dz)
+        return torch.cat([g.reshape(T, -1) for g in grads], dim=1)
     params = {n: p.detach() for n, p in encoder.named_parameters()}
     buffers = dict(encoder.named_buffers())
 
-    def one(xs: torch.Tensor, cot: torch.Tensor) -> torch.Tensor:
-        _, pull = vjp(lambda p: functional_call(encoder, (p, buffers), (xs,)), params)
+    def one(rows: torch.Tensor, cot: torch.Tensor) -> torch.Tensor:
+        _, pull = vjp(lambda p: functional_call(encoder, (p, buffers), (rows,)), params)
         (g,) = pull(cot)
         return torch.cat([g[n].reshape(-1) for n in names])
 
-    return vmap(one)(x[own.index], dz)
+    return vmap(one)(xs, dz)
+
+
+def own_step(own: OwnRows, layers: list[str | None], encoder: torch.nn.Module, heads: Sequence[torch.nn.Linear],
+             x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+    """A measured training step's forward and backward for the built-in MLP encoder, on own rows.
+
+    The encoder runs with one copy of its parameters per task, each on that task's rows, and each
+    head on its task's rows, so one backward gives every task's encoder gradient. Returns the losses
+    (T,) (detached), the flattened per-task gradients (T, P), and the gradients of the heads'
+    parameters (in ``heads``' parameter order). The losses and the sum of the gradients are those
+    of the ordinary training step.
+    """
+    T = len(own.index)
+    named = list(encoder.named_parameters())
+    copies = {n: p.detach().unsqueeze(0).expand(T, *p.shape).requires_grad_() for n, p in named}
+    head_params = [p for h in heads for p in h.parameters()]
+    with torch.enable_grad():
+        z = mlp_forward(layers, copies, x[own.index].flatten(start_dim=2))             # (T, k, h)
+        out = torch.bmm(z, torch.stack([h.weight for h in heads]).transpose(1, 2))
+        if heads[0].bias is not None:
+            out = out + torch.stack([h.bias for h in heads]).unsqueeze(1)
+        losses = (row_losses(own, out) * own.weights).sum(-1)
+        grads = torch.autograd.grad(losses.sum(), [copies[n] for n, _ in named] + head_params, allow_unused=True)
+    g = torch.cat([gr.reshape(T, -1) for gr in grads[:len(named)]], dim=1)
+    return losses.detach(), g, grads[len(named):]
