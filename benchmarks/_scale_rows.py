@@ -56,6 +56,20 @@ def scale_row_builders(row: Callable[..., dict[str, Any]], f: Callable[..., str]
                            "< 90 s", r["pass_100"], f"load {r.get('loadavg_1m')}"))
         return out
 
+    def table_load(lines: Lines) -> list[dict[str, Any]]:
+        r = one(lines, "table_load")
+        if not r:
+            return []
+        what = f"Load a {r['rows']:,}-row, {r['columns']}-column CSV ({f(r['csv_mib'], ' MiB')}) into a task set"
+        if r.get("arrow_skipped"):
+            return [row("speed", what + ": plain reader (pyarrow row skipped)", f(r["plain_s"], " s"), "", "", "", None,
+                        r.get("reason", "") + f"; load {r.get('loadavg_1m')}")]
+        return [row("speed", what + ": pyarrow fast path vs the standard-library reader", f(r["arrow_s"], " s"),
+                    f(r["plain_s"], " s"), f(r["ratio"], "x"), "", None,
+                    f"same inputs {f(r['same_inputs'])}, same targets {f(r.get('same_targets'))}; the same table "
+                    f"from Parquet {f(r['parquet_s'], ' s')} (same inputs {f(r.get('parquet_same_inputs'))}); "
+                    f"load {r.get('loadavg_1m')}")]
+
     def end_to_end(lines: Lines) -> list[dict[str, Any]]:
         out = []
         for r in lines:
@@ -124,4 +138,4 @@ def scale_row_builders(row: Callable[..., dict[str, Any]], f: Callable[..., str]
         return out
 
     return {"gpu": gpu, "compare_stacked": compare_stacked, "probe_growth": probe_growth, "joint_growth": joint_growth,
-            "end_to_end": end_to_end, "flop_rate": flop_rate}
+            "end_to_end": end_to_end, "flop_rate": flop_rate, "table_load": table_load}

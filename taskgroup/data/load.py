@@ -29,7 +29,7 @@ from .targets import check_specs, spec_from
 
 
 #: binary formats refused with a hint (every other file is tried as delimited text)
-BINARY_SUFFIXES = (".parquet", ".feather", ".arrow", ".xlsx", ".xls", ".pkl", ".pickle", ".h5", ".hdf5", ".mat")
+BINARY_SUFFIXES = (".feather", ".arrow", ".xlsx", ".xls", ".pkl", ".pickle", ".h5", ".hdf5", ".mat")
 
 
 def load_taskset(cfg: Config) -> TaskSet:

@@ -1,6 +1,7 @@
 """CSV and TSV tables: feature columns plus one target column per task.
 
-Read with the standard library (no pandas). An empty target cell, or a missing-label marker (``NA``,
+Read with the standard library (no pandas), or with pyarrow where it is installed (:mod:`.arrow`:
+the same results, much faster on large tables; also Parquet). An empty target cell, or a missing-label marker (``NA``,
 ``N/A``, ``nan``, ``null``, ``None``, ``?`` by default), leaves that row unlabelled for that task;
 feature cells must all be finite numbers. A ``groups`` column keeps a subject's rows in one split, a
 ``split_column`` gives the user's own split; neither is a feature. Every problem is reported as one
@@ -14,13 +15,14 @@ import difflib
 import io
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..tasks import TaskSet
-from . import splits
+from . import arrow, splits
+from .arrow import ArrowColumns, NotFast
 from .expression import parse
 from .sniff import NAMES, SAMPLE_LINES, TableFormat, detect
 from .targets import TaskSpec, build_target, check_specs, spec_from, text_column
@@ -101,65 +103,131 @@ def read_table(path: Path) -> tuple[list[str], list[list[str]], list[int], Table
     return header, rows, lines, fmt
 
 
-def _feature_column(path: Path, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+def feature_column(path: Path, name: str, cells: list[str], row_label: Callable[[int], str]) -> np.ndarray:
+    """A feature column's text cells as floats, every cell checked (complete, finite, float32)."""
     out = np.empty(len(cells), dtype=np.float64)
     for i, cell in enumerate(cells):
         text = cell.strip()
         if not text:
-            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: empty cell "
+            raise DataError(f"{path}: feature column {name!r}, {row_label(i)}: empty cell "
                             "(features must be complete; fill it or drop the row)")
         try:
             value = float(text)
         except ValueError:
-            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is not a number "
+            raise DataError(f"{path}: feature column {name!r}, {row_label(i)}: {text[:40]!r} is not a number "
                             "(list only numeric columns in data.features, or declare this column as a task)") from None
         if not np.isfinite(value):
-            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is not a finite number")
+            raise DataError(f"{path}: feature column {name!r}, {row_label(i)}: {text[:40]!r} is not a finite number")
         if abs(value) > FLOAT32_MAX:
-            raise DataError(f"{path}: feature column {name!r}, line {lines[i]}: {text[:40]!r} is too large "
+            raise DataError(f"{path}: feature column {name!r}, {row_label(i)}: {text[:40]!r} is too large "
                             "(inputs are stored as 32-bit floats)")
         out[i] = value
     return out
 
 
-def _features(path: Path, header: list[str], rows: list[list[str]], lines: list[int],
-              names: Sequence[str]) -> np.ndarray:
-    """The named feature columns as a float matrix, every cell checked (complete, finite, float32)."""
-    index = {h: i for i, h in enumerate(header)}
-    columns = list(zip(*rows))
-    return np.column_stack([_feature_column(path, f, list(columns[index[f]]), lines) for f in names])
+class TextColumns:
+    """A table read by the standard-library reader (:func:`read_table`): its header and text cells by column."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.header, rows, self.lines, self.fmt = read_table(path)
+        self.n_rows = len(rows)
+        self._index = {h: i for i, h in enumerate(self.header)}
+        self._columns = list(zip(*rows))
+
+    def row_label(self, i: int) -> str:
+        return f"line {self.lines[i]}"
+
+    def cells(self, name: str) -> list[str]:
+        """Every cell of column ``name``."""
+        return list(self._columns[self._index[name]])
+
+    def distinct(self, name: str) -> set[str]:
+        """The column's distinct cells, stripped."""
+        return {c.strip() for c in self._columns[self._index[name]]}
+
+    def features(self, names: Sequence[str]) -> np.ndarray:
+        """The named feature columns as a float matrix, every cell checked."""
+        return np.column_stack([feature_column(self.path, f, self.cells(f), self.row_label) for f in names])
+
+    def target(self, name: str, missing: Sequence[str] | None) -> np.ndarray:
+        """The raw target of a column (see :func:`~taskgroup.data.targets.text_column`)."""
+        return text_column(self.cells(name), missing)
+
+    def format_meta(self) -> dict[str, Any]:
+        return {"delimiter": self.fmt.delimiter, "header": self.fmt.header, "described": self.fmt.describe()}
 
 
-def read_features(path: str | Path, names: Sequence[str]) -> np.ndarray:
-    """The columns ``names`` of a CSV/TSV table, read and checked exactly as training reads them.
+Columns = Union[TextColumns, ArrowColumns]
+READERS = ("auto", "plain", "arrow")
+
+
+def open_columns(path: Path, reader: str = "auto") -> Columns:
+    """The table at ``path`` by column: Parquet through pyarrow; text through pyarrow when it is installed
+    (``reader="auto"``) or asked for (``"arrow"``) and takes the table, else the plain reader."""
+    if reader not in READERS:
+        raise ConfigError(f"table reader must be one of {', '.join(READERS)}, not {reader!r}")
+    if path.suffix.lower() == ".parquet":
+        return ArrowColumns.read_parquet(path)
+    if reader == "arrow" and not arrow.available():
+        raise DataError(f"{path}: the arrow reader needs pyarrow: {arrow.INSTALL}")
+    if reader != "plain" and path.is_file() and arrow.available():
+        try:
+            return ArrowColumns.read_text(path, fallback="\t" if path.suffix.lower() == ".tsv" else ",")
+        except NotFast:
+            pass
+    return TextColumns(path)
+
+
+def read_features(path: str | Path, names: Sequence[str], reader: str = "auto") -> np.ndarray:
+    """The columns ``names`` of a table, read and checked exactly as training reads them.
 
     Prediction uses this, so a table that ``run`` accepted is accepted for prediction too; other
     columns (the targets, say) may be present and are ignored.
     """
     path = Path(path)
-    header, rows, lines = read_rows(path)
-    for f in names:
-        if f not in header:
-            raise DataError(f"{path}: no feature column {f!r} (used in training){_closest(f, header)}")
-    return _features(path, header, rows, lines, names)
+    table = open_columns(path, reader)
+    try:
+        for f in names:
+            if f not in table.header:
+                raise DataError(f"{path}: no feature column {f!r} (used in training){_closest(f, table.header)}")
+        return table.features(names)
+    except (DataError, NotFast):
+        if isinstance(table, TextColumns) or table.fmt is None:
+            raise
+        return read_features(path, names, reader="plain")   # the plain reader's own message, naming the line
 
 
 def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] | None = None, *,
                split: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0, name: str | None = None,
                groups: str | None = None, split_column: str | None = None,
-               missing: Sequence[str] | None = None) -> TaskSet:
-    """Read a CSV (``.tsv``: tab-separated) table into a :class:`TaskSet`.
+               missing: Sequence[str] | None = None, reader: str = "auto") -> TaskSet:
+    """Read a delimited text table (or, with pyarrow, a Parquet file) into a :class:`TaskSet`.
 
     ``tasks`` are ``TaskConfig`` objects, :class:`TaskSpec` objects, mappings or bare names; each
     task's ``column`` defaults to its name and its kind is inferred when not declared. ``features``
     defaults to every column that is no task's target, group or split column. ``groups`` names the
     column whose rows share a split; ``split_column`` the column holding the user's own split;
-    ``missing`` the target cells that mean "no label". Rows are kept in file order.
+    ``missing`` the target cells that mean "no label". Rows are kept in file order. ``reader``:
+    ``auto`` (pyarrow when installed, see :mod:`.arrow`), ``plain`` or ``arrow``; the result is the same.
     """
     path = Path(path)
     specs = [spec_from(t) for t in tasks]
     check_specs(specs, str(path))
-    header, rows, lines, fmt = read_table(path)
+    table = open_columns(path, reader)
+    args = (path, specs, features, split, seed, name, groups, split_column, missing)
+    try:
+        return _load(table, *args)
+    except (DataError, NotFast):
+        if isinstance(table, TextColumns) or table.fmt is None:
+            raise
+        return _load(TextColumns(path), *args)   # the plain reader's own message, naming the line
+
+
+def _load(table: Columns, path: Path, specs: list[TaskSpec], features: Sequence[str] | None,
+          split: Sequence[float], seed: int, name: str | None, groups: str | None, split_column: str | None,
+          missing: Sequence[str] | None) -> TaskSet:
+    header = table.header
     if not specs:
         shown = ", ".join(repr(h) for h in header[:8]) + (", ..." if len(header) > 8 else "")
         raise ConfigError(f"{path}: no tasks declared; add a [[tasks]] entry (name, column) for each target "
@@ -200,56 +268,53 @@ def load_table(path: str | Path, tasks: Sequence[Any], features: Sequence[str] |
             seen.add(f)
     if not feature_names:
         raise DataError(f"{path}: no feature columns left once the task targets are taken out")
-    X = _features(path, header, rows, lines, feature_names)
-    columns = list(zip(*rows))
+    X = table.features(feature_names)
     task_list, targets, masks = [], {}, {}
     for s in specs:
         if s.expression:
             try:
-                raw = derived[s.name].evaluate({c: list(columns[index[c]]) for c in derived[s.name].columns})
+                raw = derived[s.name].evaluate({c: table.cells(c) for c in derived[s.name].columns})
             except DataError as exc:
                 raise DataError(f"{path}: task {s.name!r}: {exc}") from None
         else:
-            raw = text_column(list(columns[index[s.source_column]]), missing)
-        task, y, mask = build_target(s, raw, str(path), row_label=lambda i: f"line {lines[i]}")
+            raw = table.target(s.source_column, missing)
+        task, y, mask = build_target(s, raw, str(path), row_label=table.row_label)
         task_list.append(task)
         targets[s.name] = y
         masks[s.name] = mask
     labelled = np.logical_or.reduce(list(masks.values()))
     group_values = given = None
     if groups is not None:
-        group_values = _group_column(path, groups, list(columns[index[groups]]), lines)
+        group_values = _group_column(path, groups, table.cells(groups), table.row_label)
     if split_column is not None:
-        given = splits.given(list(columns[index[split_column]]), labelled, f"{path}: column {split_column!r}",
-                             row_label=lambda i: f"line {lines[i]}")
+        given = splits.given(table.cells(split_column), labelled, f"{path}: column {split_column!r}",
+                             row_label=table.row_label)
     skip = target_columns | set(special.values())
-    repeated = [h for h in header if h not in skip and _repeats(list(columns[index[h]]), h, h in feature_names)]
+    repeated = [h for h in header if h not in skip and _repeats(table.distinct(h), table.n_rows, h, h in feature_names)]
     return TaskSet(X, task_list, targets, masks, name=name or path.stem, feature_names=feature_names,
                    split_fractions=tuple(split), split_seed=seed,  # type: ignore[arg-type]
-                   meta={"source": str(path), "table_format": {"delimiter": fmt.delimiter, "header": fmt.header,
-                                                               "described": fmt.describe()},
+                   meta={"source": str(path), "table_format": table.format_meta(),
                          "repeated_columns": repeated}, groups=group_values, given_split=given)
 
 
-def _group_column(path: Path, name: str, cells: list[str], lines: list[int]) -> np.ndarray:
+def _group_column(path: Path, name: str, cells: list[str], row_label: Callable[[int], str]) -> np.ndarray:
     """The group label of every row; an empty cell is an error naming its line."""
     values = [c.strip() for c in cells]
     for i, v in enumerate(values):
         if not v:
-            raise DataError(f"{path}: group column {name!r} (data.groups), line {lines[i]}: empty cell; every row "
+            raise DataError(f"{path}: group column {name!r} (data.groups), {row_label(i)}: empty cell; every row "
                             "needs its group")
     return np.array(values, dtype=object)
 
 
-def _repeats(cells: list[str], name: str, is_feature: bool) -> bool:
+def _repeats(distinct: set[str], n_rows: int, name: str, is_feature: bool) -> bool:
     """Whether a column looks like a subject/session identifier: few values, each on many rows.
 
-    At least 10 distinct values averaging at least 5 rows each, all integers or text, and either a
-    name that says so (``subject_id``, ``patient``, ``site``...) or not used as a feature.
+    ``distinct``: its distinct stripped cells. At least 10 distinct values averaging at least 5 rows
+    each, all integers or text, and either a name that says so (``subject_id``, ``patient``,
+    ``site``...) or not used as a feature.
     """
-    values = [c.strip() for c in cells]
-    distinct = set(values)
-    if not (10 <= len(distinct) <= len(values) / 5):
+    if not (10 <= len(distinct) <= n_rows / 5):
         return False
     numeric = all(_is_integer(v) for v in distinct)
     textual = not any(_is_float(v) for v in distinct)
@@ -273,4 +338,4 @@ def _is_integer(text: str) -> bool:
         return False
 
 
-__all__ = ["load_table", "read_features", "read_rows", "read_table", "TaskSpec"]
+__all__ = ["load_table", "open_columns", "read_features", "read_rows", "read_table", "TaskSpec", "TextColumns"]
