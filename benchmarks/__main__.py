@@ -43,6 +43,7 @@ SUITE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
     ("probe_growth", "benchmarks.probe_growth", 1800, ()),
     ("joint_growth", "benchmarks.joint_growth", 1800, ()),
     ("table_load", "benchmarks.table_load", 1200, ()),
+    ("plan_accuracy", "benchmarks.plan_accuracy", 1800, ()),
     ("flop_rate", "benchmarks.flop_rate", 900, ()),
     ("end_to_end", "benchmarks.end_to_end", 3600, ()),
     ("gpu", "benchmarks.gpu", 1200, ()),

@@ -70,6 +70,16 @@ def scale_row_builders(row: Callable[..., dict[str, Any]], f: Callable[..., str]
                     f"from Parquet {f(r['parquet_s'], ' s')} (same inputs {f(r.get('parquet_same_inputs'))}); "
                     f"load {r.get('loadavg_1m')}")]
 
+    def plan_accuracy(lines: Lines) -> list[dict[str, Any]]:
+        r = one(lines, "plan_accuracy")
+        if not r:
+            return []
+        return [row("planning", f"taskgroup plan's estimate vs the actual taskgroup run, {q['set']}, "
+                    f"{q['train_steps']} training steps", f(q["estimate_s"], " s"), f(q["actual_s"], " s"),
+                    f(q["ratio"], "x"), "0.5x to 2x", q["pass"],
+                    f"the run's own plan line: {f(q['run_line_estimate_s'], ' s')}; load {q.get('loadavg_at_run'):.1f}")
+                for q in r["points"]]
+
     def end_to_end(lines: Lines) -> list[dict[str, Any]]:
         out = []
         for r in lines:
@@ -138,4 +148,5 @@ def scale_row_builders(row: Callable[..., dict[str, Any]], f: Callable[..., str]
         return out
 
     return {"gpu": gpu, "compare_stacked": compare_stacked, "probe_growth": probe_growth, "joint_growth": joint_growth,
-            "end_to_end": end_to_end, "flop_rate": flop_rate, "table_load": table_load}
+            "end_to_end": end_to_end, "flop_rate": flop_rate, "table_load": table_load,
+            "plan_accuracy": plan_accuracy}

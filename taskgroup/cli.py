@@ -361,12 +361,17 @@ def run(config: str, out: str, max_groups: int | None, budget: float | None, see
 
 
 def _plan(cfg, max_groups: int | None, budget: float | None, device: str | None):
+    import time
+
     from .pipeline import load_data
-    from .planning import make_plan
+    from .planning import make_plan, process_age
     from .runtime.device import check_device_name
 
-    return make_plan(cfg, load_data(cfg), max_groups=max_groups, budget=budget,
-                     device=None if device is None else check_device_name(device, "--device"))
+    started, begin = process_age(), time.perf_counter()
+    taskset = load_data(cfg)
+    return make_plan(cfg, taskset, max_groups=max_groups, budget=budget,
+                     device=None if device is None else check_device_name(device, "--device"),
+                     load_seconds=time.perf_counter() - begin, startup_seconds=started)
 
 
 @main.command()

@@ -7,11 +7,19 @@ trains alone). Per-step times are scaled to the configured step counts; early st
 shorten probes and networks, so those parts are upper bounds. Compare's networks depend on the
 grouping that analysis will recommend: the plan assumes ``--max-groups`` groups (else about
 sqrt(N)) of equal size and :data:`ASSUMED_CANDIDATES` candidate groupings of the same shape.
+
+Each run also pays fixed costs that no unit shows, and the plan counts them from measurements
+in its own process: starting the process and importing (``startup_seconds``: how long the calling
+process took to reach the plan, from ``process_age``), reading the data once per step
+(:data:`DATA_LOADS` reads of ``load_seconds``), importing the grouping and report modules, and the
+plan's own timed steps (``taskgroup run`` makes its plan before starting).
 """
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +29,10 @@ from .scaling import MAX_CANDIDATES, Scaled, analyze_measures, scaled
 from .tasks import TaskSet
 
 ASSUMED_CANDIDATES = MAX_CANDIDATES
+#: times ``taskgroup run`` reads the data after its plan: the run itself, analyze, group and compare
+DATA_LOADS = 4
+#: modules the later steps import (grouping, report) whose import time the plan measures
+LATER_MODULES = ("taskgroup.grouping.proposals", "taskgroup.reporting", "taskgroup.comparison.deliver")
 #: steps timed per kind of unit
 TIMED_STEPS = 20
 
@@ -53,7 +65,8 @@ class Plan:
         """The plan as ``taskgroup plan`` prints it."""
         out = [f"{self.tasks} tasks on {self.device}; estimated {_duration(self.seconds)} in all"]
         for s in self.steps:
-            units = ", ".join(f"{n} {k}" for k, n in s.units.items() if n) or "nothing to train"
+            units = ", ".join(f"{n} {k}" for k, n in s.units.items() if n) or ("outside the units" if s.step == "fixed"
+                                                                                else "nothing to train")
             out.append(f"  {s.step:<8} {units}: ~{_duration(s.seconds)}" + (f" ({s.detail})" if s.detail else ""))
         out += ["defaults for this N:"] + [f"  {n}" for n in self.scaled.notes()]
         out += ["assumptions:"] + [f"  {a}" for a in self.assumptions]
@@ -63,6 +76,7 @@ class Plan:
         """The plan in one line, as ``taskgroup run`` prints it before starting."""
         parts = [f"{s.step} " + "+".join(f"{n} {k}" for k, n in s.units.items() if n) + f" ~{_duration(s.seconds)}"
                  for s in self.steps if any(s.units.values())]
+        parts += [f"fixed costs ~{_duration(s.seconds)}" for s in self.steps if s.step == "fixed"]
         return (f"plan: {self.tasks} tasks on {self.device}, ~{_duration(self.seconds)}: " + "; ".join(parts)
                 + f" ({'bounded defaults, N > 30' if self.scaled.large else 'full defaults'})")
 
@@ -157,11 +171,37 @@ def _compare_estimate(cfg: Config, taskset: TaskSet, groups: int, device: Any) -
     return units, seconds
 
 
+def process_age() -> float:
+    """Seconds since this process started (Linux ``/proc``; 0 where that cannot be read)."""
+    import os
+
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as fh:
+            uptime = float(fh.read().split()[0])
+        return max(0.0, uptime - start_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+def _import_seconds(modules: tuple[str, ...]) -> float:
+    """Seconds to import those of ``modules`` this process has not imported yet."""
+    missing = [m for m in modules if m not in sys.modules]
+    return _timed(lambda: [importlib.import_module(m) for m in missing]) if missing else 0.0
+
+
 def make_plan(cfg: Config, taskset: TaskSet, max_groups: int | None = None, budget: float | None = None,
-              device: str | None = None) -> Plan:
-    """The plan of ``taskgroup run`` for ``cfg`` on ``taskset``: units per step, their time, the defaults."""
+              device: str | None = None, load_seconds: float = 0.0, startup_seconds: float = 0.0) -> Plan:
+    """The plan of ``taskgroup run`` for ``cfg`` on ``taskset``: units per step, their time, the defaults.
+
+    ``load_seconds``: one read of the data; ``startup_seconds``: the calling process's start and
+    imports (the command line passes both; see the module docstring for the fixed costs).
+    """
     from .affinity.analyze import plan_units
     from .runtime.device import choose_device, device_label, resolve_device
+
+    begin = time.perf_counter()
 
     names = taskset.task_names
     n = len(names)
@@ -183,6 +223,12 @@ def make_plan(cfg: Config, taskset: TaskSet, max_groups: int | None = None, budg
     groups = max_groups or cfg.group.max_groups or int(round(budget or 0)) or max(2, round(math.sqrt(n)))
     compare_units, compare_s = _compare_estimate(cfg, taskset, groups, dev)
     steps.append(StepPlan("compare", compare_units, compare_s, "upper bound: every network runs all its steps"))
+    imports = _import_seconds(LATER_MODULES)
+    planning = time.perf_counter() - begin
+    fixed = startup_seconds + DATA_LOADS * load_seconds + imports + planning
+    steps.append(StepPlan("fixed", {}, fixed, f"start and imports ~{_duration(startup_seconds + imports)}, "
+                          f"{DATA_LOADS} data reads ~{_duration(DATA_LOADS * load_seconds)}, "
+                          f"the plan's timed steps ~{_duration(planning)}"))
     assumptions = [f"compare: the recommended grouping has {groups} equal groups and {ASSUMED_CANDIDATES} candidate "
                    "groupings of that shape are trained",
                    f"times from {TIMED_STEPS} timed steps per kind of unit, inline, one torch thread"]

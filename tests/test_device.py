@@ -129,6 +129,34 @@ def test_device_cpu_end_to_end_and_same_results_as_the_config_default(tmp_path):
     assert all(len(v) == 3 for v in pred.predict(X).values())
 
 
+def test_load_takes_a_device_resolved_by_the_device_module(tmp_path, monkeypatch):
+    import taskgroup
+
+    cfg_path = tmp_path / "exp.toml"
+    cfg_path.write_text(CONFIG.format(device="cpu"))
+    assert CliRunner().invoke(main, ["run", str(cfg_path), "--out", str(tmp_path / "a"), "--quiet"]).exit_code == 0
+    X = np.random.default_rng(0).normal(size=(4, len(taskgroup.load(tmp_path / "a").feature_names))).astype(np.float32)
+    plain = taskgroup.load(tmp_path / "a").predict(X)
+    asked: list[str] = []
+
+    def fake(name="auto"):
+        asked.append(str(name))
+        return torch.device("cpu")
+
+    monkeypatch.setattr(device_module, "resolve_device", fake)
+    model = taskgroup.load(tmp_path / "a", device="cuda:1")
+    assert asked == ["cuda:1"] and model.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for net, _ in model.networks for p in net.parameters())
+    got = model.predict(X)
+    assert all(np.array_equal(np.asarray(got[t]), np.asarray(plain[t])) for t in plain)
+    monkeypatch.undo()
+    with pytest.raises(ConfigError, match="'gpu0' is not a device"):
+        taskgroup.load(tmp_path / "a", device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            taskgroup.load(tmp_path / "a", device="cuda")
+
+
 def test_a_missing_gpu_stops_the_cli_with_one_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")

@@ -68,7 +68,10 @@ def _plain(x: Any) -> Any:
 class Predictor:
     """Routes every task to the saved network that serves it and returns its predictions."""
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, device: str | Any = "cpu") -> None:
+        from ..runtime.device import check_device_name, resolve_device
+
+        self.device = resolve_device(device if isinstance(device, torch.device) else check_device_name(device))
         d = Path(directory) / MODELS
         if not (d / "index.json").is_file():
             raise RunDirError(f"{directory}: no saved models (models/index.json); run 'taskgroup compare' first")
@@ -76,7 +79,7 @@ class Predictor:
         self.networks: list[tuple[HardSharedMTL, NetworkMeta]] = []
         for k in range(self.index.networks):
             meta = NetworkMeta.load(d / f"net-{k}.json")
-            self.networks.append((_load_network(d, k, meta), meta))
+            self.networks.append((_load_network(d, k, meta, self.device), meta))
         for t, k in self.index.routes.items():
             if t not in self.networks[k][0].task_names:
                 raise RunDirError(f"{d / 'index.json'}: routes.{t}: network {k} does not serve task {t!r}")
@@ -137,7 +140,7 @@ class Predictor:
 
     def _outputs(self, X: Any, scaled: bool) -> dict[str, tuple[torch.Tensor, NetworkMeta]]:
         """Raw head output of every task's serving network, with that task's metadata."""
-        xt = torch.from_numpy(self.rows(X, scaled))
+        xt = torch.from_numpy(self.rows(X, scaled)).to(self.device)
         out: dict[str, tuple[torch.Tensor, NetworkMeta]] = {}
         with torch.no_grad():
             for k, (model, meta) in enumerate(self.networks):
@@ -146,7 +149,7 @@ class Predictor:
                     continue
                 for task, o in zip(model.task_names, model(xt)):
                     if task in served:
-                        out[task] = (o, meta)
+                        out[task] = (o.cpu(), meta)
         return {t: out[t] for t in self.tasks}
 
     def predict(self, X: Any, scaled: bool = False) -> dict[str, np.ndarray]:
@@ -181,7 +184,7 @@ class Predictor:
         return result
 
 
-def _load_network(d: Path, k: int, meta: NetworkMeta) -> HardSharedMTL:
+def _load_network(d: Path, k: int, meta: NetworkMeta, device: Any = "cpu") -> HardSharedMTL:
     """Network ``k`` of ``models/``, built from its metadata; a damaged file is one line naming it."""
     path = d / f"net-{k}.pt"
     where = d / f"net-{k}.json"
@@ -197,8 +200,9 @@ def _load_network(d: Path, k: int, meta: NetworkMeta) -> HardSharedMTL:
     if not path.is_file():
         raise RunDirError(f"{path}: missing; rerun 'taskgroup compare'")
     try:
-        state = torch.load(path, weights_only=True, map_location="cpu")
+        state = torch.load(path, weights_only=True, map_location=device)
         model.load_state_dict(state)
+        model.to(device)
     except Exception as exc:  # torch raises many kinds for a truncated or foreign file
         raise RunDirError(f"{path}: not a readable model of this network ({_first_line(exc)}); "
                           "rerun 'taskgroup compare'") from None
@@ -211,9 +215,14 @@ def _first_line(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:160]
 
 
-def load(directory: str | Path) -> Predictor:
-    """The trained recommended grouping of a run directory, ready to ``predict``."""
-    return Predictor(directory)
+def load(directory: str | Path, device: str | Any = "cpu") -> Predictor:
+    """The trained recommended grouping of a run directory, ready to ``predict``.
+
+    ``device``: where the networks run (``cpu``, ``auto``, ``cuda``, ``cuda:N``, ``mps``; resolved by
+    :mod:`taskgroup.runtime.device`); models trained on any device load on any other. Predictions
+    come back as NumPy arrays whatever the device.
+    """
+    return Predictor(directory, device)
 
 
 def predict_table(directory: str | Path, table: str | Path, out: str | Path | None = None,
