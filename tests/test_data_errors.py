@@ -104,8 +104,11 @@ def test_too_few_rows_and_non_utf8(tmp_path, write_file):
 
 
 def test_unsupported_sources_and_misplaced_keys(tmp_path, write_file):
-    write_file("data.parquet", "x")
-    with raises_one_line(ConfigError, "data.parquet", "unsupported file type"):
+    write_file("data.xlsx", "x")
+    with raises_one_line(ConfigError, "data.xlsx", "unsupported file type"):
+        load(tmp_path, {"path": "data.xlsx"}, [{"name": "y"}])
+    write_file("data.parquet", "x")         # Parquet is read (with the arrow extra); a broken one is one line
+    with raises_one_line(DataError, "data.parquet"):
         load(tmp_path, {"path": "data.parquet"}, [{"name": "y"}])
     write_file("table.csv", GOOD)
     with raises_one_line(ConfigError, "data.options", "built-in"):
